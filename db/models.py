@@ -1,0 +1,52 @@
+"""ORM models of the store. Each table's schema is created by a migration in
+``db/migrations/versions``; a change here needs a new migration there."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from db.database import Base
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class SavedConnection(Base):
+    """A target database the user added. The URL never holds a password:
+    that comes from secrets (``[connections.NAME]``) or the environment."""
+
+    __tablename__ = "connections"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(100), unique=True)
+    dialect: orm.Mapped[str] = orm.mapped_column(sa.String(40))
+    url: orm.Mapped[str] = orm.mapped_column(sa.String(1000))
+    created_at: orm.Mapped[dt.datetime] = orm.mapped_column(
+        sa.DateTime(timezone=True), default=utcnow
+    )
+
+
+class QueryRun(Base):
+    """One question (or hand-edited SQL) run against a target, failed runs included."""
+
+    __tablename__ = "query_runs"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    created_at: orm.Mapped[dt.datetime] = orm.mapped_column(
+        sa.DateTime(timezone=True), default=utcnow, index=True
+    )
+    connection_name: orm.Mapped[str] = orm.mapped_column(sa.String(100), index=True)
+    question: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
+    sql: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    engine: orm.Mapped[str] = orm.mapped_column(sa.String(100))
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(20))
+    duration_ms: orm.Mapped[float] = orm.mapped_column(sa.Float, default=0.0)
+    row_count: orm.Mapped[int | None] = orm.mapped_column(sa.Integer)
+    truncated: orm.Mapped[bool] = orm.mapped_column(sa.Boolean, default=False)
+    error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    author: orm.Mapped[str | None] = orm.mapped_column(sa.String(100), index=True)
+    marked_good: orm.Mapped[bool] = orm.mapped_column(sa.Boolean, default=False)
