@@ -1,0 +1,182 @@
+"""Quarry's command line: ``python -m core <command> ...``.
+
+Commands print JSON with ``--json`` and a short text otherwise. Exit codes:
+0 success; 1 the command ran but the question or a case failed (the JSON
+says why); 2 bad input (a malformed URL, a server that does not answer, an
+unreadable file), with a one-line message on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from core.errors import QuarryError
+from core.settings import Settings
+
+logger = logging.getLogger("core.cli")
+
+COMMANDS: dict[str, tuple[Callable[[argparse.ArgumentParser], None], Callable[..., int]]] = {}
+
+
+def command(name: str, add_arguments: Callable[[argparse.ArgumentParser], None]):
+    def register(func: Callable[..., int]):
+        COMMANDS[name] = (add_arguments, func)
+        return func
+
+    return register
+
+
+def emit(args: argparse.Namespace, data: dict[str, Any], text: str) -> None:
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(text)
+
+
+def _url_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", required=True, help="SQLAlchemy URL of the target database")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _open(args: argparse.Namespace, settings: Settings):
+    from core.target import open_target
+
+    return open_target(args.url, settings)
+
+
+def _ask_arguments(parser: argparse.ArgumentParser) -> None:
+    _url_arguments(parser)
+    parser.add_argument("question", help="the question, in plain English")
+    parser.add_argument("--engine", choices=("offline", "openai"), default=None,
+                        help="offline (default without an API key) or openai")
+    parser.add_argument("--no-history", action="store_true", help="do not save the run")
+
+
+def _default_engine(args: argparse.Namespace, settings: Settings) -> str:
+    return args.engine or ("openai" if settings.has_model else "offline")
+
+
+@command("ask", _ask_arguments)
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from core.ask import ask
+
+    target = _open(args, settings)
+    result = ask(args.question, target, settings, engine=_default_engine(args, settings))
+    if not args.no_history:
+        _record(result, target.masked_url)
+    lines = [f"SQL: {result.sql}" if result.sql else "SQL: (none)"]
+    if result.ok:
+        lines.append("\t".join(result.columns))
+        lines.extend("\t".join(str(v) for v in row) for row in result.rows[:50])
+        lines.append(f"({result.row_count} rows{', truncated' if result.truncated else ''})")
+    else:
+        lines.append(f"FAILED: {result.error} {result.hint or ''}".strip())
+    emit(args, result.to_json(), "\n".join(lines))
+    if not result.ok:
+        print(f"FAILED: {result.error}", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+def _record(result, connection_name: str) -> None:
+    from core import history
+    from db.database import upgrade_to_head
+
+    try:
+        upgrade_to_head()
+        history.record(result, connection_name)
+    except Exception as exc:  # the answer matters more than its history entry
+        logger.warning("Could not save the run in the store: %s", exc)
+
+
+def _eval_arguments(parser: argparse.ArgumentParser) -> None:
+    _url_arguments(parser)
+    parser.add_argument("--cases", required=True, help="JSONL file of {id, question, sql}")
+    parser.add_argument("--engine", choices=("offline", "openai"), default=None)
+
+
+@command("eval", _eval_arguments)
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from core.evaluate import evaluate, load_cases
+
+    cases = load_cases(args.cases)
+    target = _open(args, settings)
+    report = evaluate(cases, target, settings, engine=_default_engine(args, settings))
+    data = report.to_json()
+    text = "\n".join(
+        [f"{r['id']}\t{r['status']}\t{r['sql'] or ''}".replace("\n", " ") for r in data["results"]]
+        + [f"accuracy {data['accuracy']:.3f}: {data['correct']} correct of {data['cases']}, "
+           f"{data['answered']} answered"]
+    )
+    emit(args, data, text)
+    return 0
+
+
+def _guard_arguments(parser: argparse.ArgumentParser) -> None:
+    _url_arguments(parser)
+    group = parser.add_mutually_exclusive_group(required=True)
+    group.add_argument("--sql", help="one statement to judge")
+    group.add_argument("--cases", help='JSONL file of {"id", "sql", "verdict"}')
+
+
+@command("guard", _guard_arguments)
+def cmd_guard(args: argparse.Namespace, settings: Settings) -> int:
+    from core.evaluate import load_guard_cases
+    from core.guard import verdict
+
+    target = _open(args, settings)
+    judge = lambda sql: verdict(sql, target.schema, dialect=target.dialect,  # noqa: E731
+                                row_cap=settings.row_limit)
+    if args.sql is not None:
+        result, reason = judge(args.sql)
+        data = {"verdict": result, "reason": reason if result == "reject" else "",
+                "sql": reason if result == "allow" else None}
+        emit(args, data, f"{result}: {reason}")
+        return 0
+    results = []
+    for case in load_guard_cases(args.cases):
+        result, reason = judge(case["sql"])
+        results.append({"id": case["id"], "expected": case.get("verdict"), "verdict": result,
+                        "reason": reason if result == "reject" else ""})
+    agree = sum(r["expected"] == r["verdict"] for r in results)
+    data = {"cases": len(results), "agree": agree, "results": results}
+    text = "\n".join(
+        [f"{r['id']}\t{r['verdict']}\t{'ok' if r['expected'] == r['verdict'] else 'DISAGREES'}\t"
+         f"{r['reason']}" for r in results] + [f"{agree} of {len(results)} agree"]
+    )
+    emit(args, data, text)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m core", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (add_arguments, func) in COMMANDS.items():
+        child = sub.add_parser(name, help=(func.__doc__ or "").strip() or None)
+        add_arguments(child)
+        child.set_defaults(func=func)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = Settings.load()
+    try:
+        return args.func(args, settings)
+    except QuarryError as exc:
+        print(f"FAILED: {exc.explanation}", file=sys.stderr)
+        if getattr(args, "json", False):
+            print(json.dumps({"error": exc.message, "hint": exc.hint}))
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

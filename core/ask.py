@@ -1,0 +1,263 @@
+"""One question, start to finish: generate, check, run, and report.
+
+    question → SQL (a model, or the offline engine) → guard → read-only run → AskResult
+
+Every outcome, failures included, is an ``AskResult`` with a ``status``:
+``ok``, ``declined`` (the offline engine cannot answer), ``no_sql`` (the model
+answered in words), ``rejected`` (the guard refused the SQL), ``error`` (the
+database refused it), ``timeout``, ``model_error`` or ``connection_error``.
+The Ask page, the CLI, evaluation and training data all go through here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import decimal
+import logging
+import time
+from typing import Any
+
+from core import offline_engine
+from core.context import select_context
+from core.errors import (
+    ConnectionFailed,
+    Declined,
+    ModelUnavailable,
+    NoSQLInAnswer,
+    QueryFailed,
+    QueryTimeout,
+    QuarryError,
+    UnsafeSQL,
+)
+from core.execute import QueryResult, run_query
+from core.extract_sql import extract_sql
+from core.generate_sql import complete, make_client
+from core.glossary import Glossary
+from core.guard import CheckedSQL, check_sql
+from core.prompt import DEFAULT_TEMPLATE, Example, render, repair_message
+from core.settings import Settings
+from core.target import Target
+
+logger = logging.getLogger(__name__)
+
+ENGINES = ("offline", "openai")
+
+_STATUS = (
+    (Declined, "declined"),
+    (NoSQLInAnswer, "no_sql"),
+    (UnsafeSQL, "rejected"),
+    (QueryTimeout, "timeout"),
+    (QueryFailed, "error"),
+    (ModelUnavailable, "model_error"),
+    (ConnectionFailed, "connection_error"),
+)
+
+
+def status_of(error: QuarryError) -> str:
+    for kind, status in _STATUS:
+        if isinstance(error, kind):
+            return status
+    return "error"
+
+
+@dataclasses.dataclass
+class AskResult:
+    question: str
+    engine: str
+    status: str = "ok"
+    sql: str | None = None
+    columns: list[str] = dataclasses.field(default_factory=list)
+    rows: list[tuple[Any, ...]] = dataclasses.field(default_factory=list)
+    truncated: bool = False
+    duration_ms: float = 0.0
+    error: str | None = None
+    hint: str | None = None
+    answer_text: str | None = None  # the model's words, when it gave no SQL
+    reading: str | None = None  # how the offline engine read the question
+    limit_note: str = ""
+    attempts: list[dict[str, str]] = dataclasses.field(default_factory=list)
+    type_codes: list[Any] = dataclasses.field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    row_cap: int = 0
+    context_note: str = ""
+
+    @property
+    def row_count(self) -> int:
+        return len(self.rows)
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def fail(self, error: QuarryError) -> AskResult:
+        self.status = status_of(error)
+        self.error = error.message
+        self.hint = error.hint
+        if isinstance(error, NoSQLInAnswer):
+            self.answer_text = error.answer
+        return self
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's shape: question, sql, engine, columns, rows, row_count, truncated, error."""
+        return {
+            "question": self.question,
+            "sql": self.sql,
+            "engine": self.engine,
+            "status": self.status,
+            "columns": self.columns,
+            "rows": [[json_value(v) for v in row] for row in self.rows],
+            "row_count": self.row_count,
+            "truncated": self.truncated,
+            "error": self.error,
+            "hint": self.hint,
+        }
+
+
+def json_value(value: Any) -> Any:
+    """A value as JSON can hold it: exact decimals as numbers, dates as ISO text."""
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (dt.date, dt.datetime, dt.time)):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return value.total_seconds()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, float) and value != value:
+        return None
+    return value
+
+
+def _execute(checked: CheckedSQL, target: Target, settings: Settings, row_cap: int) -> QueryResult:
+    return run_query(
+        target.engine,
+        checked.exec_sql,
+        server=target.server,
+        row_cap=row_cap,
+        timeout_s=settings.query_timeout_s,
+    )
+
+
+def _fill(result: AskResult, checked: CheckedSQL, ran: QueryResult) -> AskResult:
+    result.sql = checked.sql
+    result.columns = ran.columns
+    result.rows = ran.rows
+    result.truncated = ran.truncated
+    result.type_codes = ran.type_codes
+    result.limit_note = checked.limit_note
+    result.status = "ok"
+    result.error = result.hint = None
+    return result
+
+
+def run_sql(
+    sql: str,
+    target: Target,
+    settings: Settings,
+    *,
+    question: str = "",
+    engine: str = "manual",
+    row_cap: int | None = None,
+) -> AskResult:
+    """Check and run SQL written (or edited) by hand."""
+    started = time.perf_counter()
+    cap = row_cap or settings.row_limit
+    result = AskResult(question=question, engine=engine, sql=sql, row_cap=cap)
+    try:
+        checked = check_sql(sql, target.schema, dialect=target.dialect, row_cap=cap)
+        result.sql = checked.sql
+        _fill(result, checked, _execute(checked, target, settings, cap))
+    except QuarryError as exc:
+        result.fail(exc)
+    result.duration_ms = (time.perf_counter() - started) * 1000
+    return result
+
+
+def ask(
+    question: str,
+    target: Target,
+    settings: Settings,
+    *,
+    engine: str = "offline",
+    glossary: Glossary | None = None,
+    template: str = DEFAULT_TEMPLATE,
+    examples: list[Example] | None = None,
+    client: Any = None,
+    model: str | None = None,
+    row_cap: int | None = None,
+) -> AskResult:
+    """Answer `question` on `target` with the offline engine or a model."""
+    started = time.perf_counter()
+    cap = row_cap or settings.row_limit
+    label = engine if engine == "offline" else f"openai:{model or settings.model}"
+    result = AskResult(question=question, engine=label, row_cap=cap)
+    try:
+        if engine == "offline":
+            _ask_offline(result, target, settings, glossary, cap)
+        else:
+            _ask_model(result, target, settings, glossary, template, examples, client, model, cap)
+    except QuarryError as exc:
+        result.fail(exc)
+    result.duration_ms = (time.perf_counter() - started) * 1000
+    logger.info(
+        "Asked %r with %s: %s, %d rows in %.0f ms",
+        question[:80], label, result.status, result.row_count, result.duration_ms,
+    )
+    return result
+
+
+def _ask_offline(result: AskResult, target: Target, settings: Settings,
+                 glossary: Glossary | None, cap: int) -> None:
+    answer = offline_engine.generate(
+        result.question,
+        target.schema,
+        target.lexicon(glossary),
+        target.values(),
+        glossary=glossary,
+        dialect=target.dialect,
+    )
+    result.reading = answer.reading
+    result.sql = answer.sql
+    checked = check_sql(answer.sql, target.schema, dialect=target.dialect, row_cap=cap)
+    _fill(result, checked, _execute(checked, target, settings, cap))
+
+
+def _ask_model(result: AskResult, target: Target, settings: Settings, glossary: Glossary | None,
+               template: str, examples: list[Example] | None, client: Any, model: str | None,
+               cap: int) -> None:
+    client = client or make_client(settings)
+    context = select_context(
+        result.question,
+        target.schema,
+        target.lexicon(glossary),
+        dialect=target.dialect,
+        glossary=glossary,
+        values=target.values(),
+    )
+    result.context_note = context.note
+    messages = render(template, server=target.server, schema_text=context.text,
+                      question=result.question, glossary=glossary, examples=examples)
+    for attempt in range(settings.max_repairs + 1):
+        reply = complete(client, settings, messages, model=model)
+        result.prompt_tokens += reply.prompt_tokens
+        result.completion_tokens += reply.completion_tokens
+        sql = extract_sql(reply.text, dialect=target.dialect)
+        if sql is None:
+            raise NoSQLInAnswer(reply.text)
+        result.sql = sql
+        try:
+            checked = check_sql(sql, target.schema, dialect=target.dialect, row_cap=cap)
+            result.sql = checked.sql
+            _fill(result, checked, _execute(checked, target, settings, cap))
+            return
+        except (UnsafeSQL, QueryFailed) as exc:
+            result.attempts.append({"sql": sql, "error": exc.message})
+            if attempt == settings.max_repairs:
+                raise
+            messages = messages + [
+                {"role": "assistant", "content": reply.text},
+                repair_message(sql, exc.message),
+            ]
+            logger.info("Repair %d of %d after: %s", attempt + 1, settings.max_repairs, exc.message)

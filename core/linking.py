@@ -1,0 +1,330 @@
+"""Schema linking: which words of a question name which tables, columns and values.
+
+The lexicon holds, for every table and column of the main schema, the
+phrases that may name it: the identifier's own words ("unit price" for
+``UnitPrice``), abbreviations expanded ("customer name" for ``cust_nm``), the
+table and column together ("invoice total"), the column's last word alone
+as a weaker match ("country" for ``BillingCountry``), and the glossary's
+meanings. Question words are compared in singular form.
+
+The offline engine, the ambiguity check and the prompt's context selection
+all read the same ``Linking``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections import defaultdict
+
+from core.glossary import Glossary
+from core.naming import expand, singular, split_identifier
+from core.schema import Schema
+from core.value_index import ValueHit, ValueIndex
+
+# Words that carry no schema meaning on their own.
+STOPWORDS = frozenset(
+    """
+    a an the of in on at for to from by with without and or not no nor is are was were be been
+    being am do does did done have has had having there here this that these those it its they
+    them their theirs he she his her we our you your i me my mine what which who whom whose when
+    where why how many much all any each every per some such than then so as into onto about
+    over under between among through during before after above below up down out off again
+    please list show display give get find tell return also just only both either
+    neither can could would should will shall may might must let lets s same other another
+    """.split()
+)
+
+# Verbs and fillers that link words of a question without naming anything.
+FILLERS = frozenset(
+    """
+    live lives lived living use uses used using belong belongs belonged contain contains
+    contained include includes included appear appears appeared exist exists existed
+    make makes made sell sells sold buy buys bought purchase purchases purchased place
+    placed issue issued issues record recorded recorded register registered work works
+    worked located locate based come comes came go goes went take takes took play plays
+    played feature features featured write writes wrote written sing sings sang record
+    see look want know need like whole entire overall altogether database table tables
+    data record records row rows entry entries value values item items
+    """.split()
+)
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:[/&'.\-][A-Za-z0-9]+)*")
+_QUOTED = re.compile(r"'([^']+)'|\"([^\"]+)\"|“([^”]+)”|‘([^’]+)’")
+
+
+@dataclasses.dataclass(frozen=True)
+class Token:
+    text: str  # as written
+    norm: str  # lower case, singular
+    start: int  # character offsets in the question
+    end: int
+    capitalized: bool = False
+    quoted: bool = False
+
+    @property
+    def lower(self) -> str:
+        return self.text.lower()
+
+
+def tokenize(question: str) -> list[Token]:
+    """Words of the question; a quoted phrase is one token."""
+    tokens: list[Token] = []
+    taken: list[tuple[int, int]] = []
+    for m in _QUOTED.finditer(question):
+        inner = next(g for g in m.groups() if g is not None)
+        tokens.append(Token(inner, inner.lower(), m.start(), m.end(), quoted=True))
+        taken.append((m.start(), m.end()))
+    for m in _WORD.finditer(question):
+        if any(a <= m.start() < b for a, b in taken):
+            continue
+        text = m.group(0)
+        tokens.append(
+            Token(
+                text=text,
+                norm=singular(text.lower()),
+                start=m.start(),
+                end=m.end(),
+                capitalized=text[0].isupper() or (len(text) > 1 and text.isupper()),
+            )
+        )
+    tokens.sort(key=lambda t: t.start)
+    return tokens
+
+
+@dataclasses.dataclass(frozen=True)
+class Element:
+    kind: str  # "table" or "column"
+    table: str
+    column: str | None = None
+
+    def __str__(self) -> str:
+        return self.table if self.column is None else f"{self.table}.{self.column}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    element: Element
+    score: float
+    source: str  # "name", "expanded", "table+column", "head", "glossary"
+
+
+@dataclasses.dataclass
+class Mention:
+    """A span of tokens [start, end) and what it may name."""
+
+    start: int
+    end: int
+    kind: str  # "schema" or "value"
+    candidates: list[Candidate] = dataclasses.field(default_factory=list)
+    values: list[ValueHit] = dataclasses.field(default_factory=list)
+
+    @property
+    def best_score(self) -> float:
+        return max((c.score for c in self.candidates), default=0.0)
+
+    def tables(self) -> list[Candidate]:
+        return [c for c in self.candidates if c.element.kind == "table"]
+
+    def columns(self) -> list[Candidate]:
+        return [c for c in self.candidates if c.element.kind == "column"]
+
+
+def _phrase(words: list[str]) -> tuple[str, ...]:
+    out: list[str] = []
+    for w in words:
+        out.extend(singular(p) for p in re.findall(r"[a-z0-9]+", w.lower()))
+    return tuple(out)
+
+
+def _expanded(words: list[str]) -> tuple[str, ...]:
+    return _phrase([expand(w) for w in words])
+
+
+class Lexicon:
+    """Phrases that name schema elements, looked up by token sequence."""
+
+    def __init__(self) -> None:
+        self.entries: dict[tuple[str, ...], dict[Element, Candidate]] = defaultdict(dict)
+        self.max_len = 1
+        self.words: set[str] = set()
+
+    def add(self, phrase: tuple[str, ...], element: Element, score: float, source: str) -> None:
+        if not phrase or phrase == ("id",):
+            return
+        existing = self.entries[phrase].get(element)
+        if existing is None or existing.score < score:
+            self.entries[phrase][element] = Candidate(element, score, source)
+        self.max_len = max(self.max_len, len(phrase))
+        self.words.update(phrase)
+
+    def lookup(self, phrase: tuple[str, ...]) -> list[Candidate]:
+        return sorted(self.entries.get(phrase, {}).values(), key=lambda c: -c.score)
+
+
+def build_lexicon(schema: Schema, glossary: Glossary | None = None) -> Lexicon:
+    lexicon = Lexicon()
+    glossary = glossary or Glossary()
+    for table in schema.main_tables:
+        t_words = split_identifier(table.name)
+        t_el = Element("table", table.name)
+        lexicon.add(_phrase(t_words), t_el, 1.0, "name")
+        lexicon.add(_expanded(t_words), t_el, 1.0, "expanded")
+        table_phrase = _phrase(t_words)
+        for column in table.columns:
+            c_words = split_identifier(column.name)
+            c_el = Element("column", table.name, column.name)
+            own = _phrase(c_words)
+            lexicon.add(own, c_el, 1.0, "name")
+            lexicon.add(_expanded(c_words), c_el, 1.0, "expanded")
+            if own[: len(table_phrase)] != table_phrase:
+                lexicon.add(table_phrase + own, c_el, 1.2, "table+column")
+                lexicon.add(table_phrase + _expanded(c_words), c_el, 1.2, "table+column")
+            elif len(own) > len(table_phrase):
+                rest = own[len(table_phrase):]
+                if rest != ("id",):
+                    lexicon.add(rest, c_el, 0.8, "name")
+            if len(own) > 1 and own[-1] != "id":
+                lexicon.add(own[-1:], c_el, 0.5, "head")
+            meaning = glossary.meaning(table.name, column.name)
+            if meaning:
+                words = [w for w in re.findall(r"[A-Za-z0-9]+", meaning.lower())
+                         if w not in STOPWORDS]
+                full = _phrase(words)
+                lexicon.add(full, c_el, 1.1, "glossary")
+                for size in range(2, len(full)):
+                    for i in range(len(full) - size + 1):
+                        lexicon.add(full[i:i + size], c_el, 0.7, "glossary")
+                if len(full) == 1:
+                    lexicon.add(full, c_el, 1.1, "glossary")
+    return lexicon
+
+
+@dataclasses.dataclass
+class Linking:
+    question: str
+    tokens: list[Token]
+    mentions: list[Mention]
+
+    def mention_at(self, index: int) -> Mention | None:
+        for m in self.mentions:
+            if m.start <= index < m.end:
+                return m
+        return None
+
+    def covered(self) -> set[int]:
+        return {i for m in self.mentions for i in range(m.start, m.end)}
+
+
+def _schema_mentions(tokens: list[Token], lexicon: Lexicon, blocked: set[int]) -> list[Mention]:
+    found: list[Mention] = []
+    norms = [t.norm for t in tokens]
+    for size in range(min(lexicon.max_len, len(tokens)), 0, -1):
+        for i in range(len(tokens) - size + 1):
+            span = set(range(i, i + size))
+            if span & blocked or any(tokens[j].quoted for j in span):
+                continue
+            phrase = tuple(norms[i:i + size])
+            if size == 1 and phrase[0] in STOPWORDS:
+                continue
+            candidates = lexicon.lookup(phrase)
+            if candidates:
+                found.append(Mention(i, i + size, "schema", candidates))
+    return found
+
+
+def _value_mentions(tokens: list[Token], values: ValueIndex | None, blocked: set[int],
+                    lexicon: Lexicon) -> list[Mention]:
+    if values is None:
+        return []
+    found: list[Mention] = []
+    for size in range(min(6, len(tokens)), 0, -1):
+        for i in range(len(tokens) - size + 1):
+            span = list(range(i, i + size))
+            if set(span) & blocked:
+                continue
+            words = tokens[i:i + size]
+            if all(t.lower in STOPWORDS or t.lower in FILLERS for t in words):
+                continue
+            if size == 1 and not words[0].quoted and (
+                words[0].lower in STOPWORDS or words[0].text.isdigit()
+            ):
+                continue
+            text = words[0].text if size == 1 else _span_text(tokens, i, i + size)
+            hits = values.lookup(text)
+            if hits:
+                found.append(Mention(i, i + size, "value", values=hits))
+    return found
+
+
+def _span_text(tokens: list[Token], start: int, end: int) -> str:
+    return " ".join(t.text for t in tokens[start:end])
+
+
+def strong_value(tokens: list[Token], mention: Mention) -> bool:
+    """A value mention that should win over a schema reading of the same words."""
+    words = tokens[mention.start:mention.end]
+    if any(t.quoted for t in words):
+        return True
+    return any(t.capitalized for t in words if t.start > 0) or any(
+        not t.text.isalpha() for t in words
+    )
+
+
+def _choose(tokens: list[Token], mentions: list[Mention], lexicon: Lexicon) -> list[Mention]:
+    """Non-overlapping mentions: longer first; values beat weak schema readings."""
+
+    def rank(m: Mention) -> tuple:
+        length = m.end - m.start
+        if m.kind == "value":
+            schema_word = all(t.norm in lexicon.words for t in tokens[m.start:m.end])
+            weight = 2.0 if strong_value(tokens, m) else (0.4 if schema_word else 0.9)
+        else:
+            weight = m.best_score
+        return (-length, -weight)
+
+    chosen: list[Mention] = []
+    used: set[int] = set()
+    for m in sorted(mentions, key=rank):
+        span = set(range(m.start, m.end))
+        if span & used:
+            continue
+        chosen.append(m)
+        used |= span
+    return sorted(chosen, key=lambda m: m.start)
+
+
+def link(
+    question: str,
+    lexicon: Lexicon,
+    values: ValueIndex | None = None,
+    *,
+    blocked: set[int] | None = None,
+    tokens: list[Token] | None = None,
+) -> Linking:
+    """Find the mentions in `question`; tokens in `blocked` are left alone."""
+    tokens = tokens if tokens is not None else tokenize(question)
+    blocked = blocked or set()
+    mentions = _schema_mentions(tokens, lexicon, blocked) + _value_mentions(
+        tokens, values, blocked, lexicon
+    )
+    chosen = _choose(tokens, mentions, lexicon)
+    return Linking(question, tokens, _coordinated(tokens, chosen, lexicon, blocked))
+
+
+def _coordinated(
+    tokens: list[Token], mentions: list[Mention], lexicon: Lexicon, blocked: set[int]
+) -> list[Mention]:
+    """Read "first and last names" as "first name" and "last name"."""
+    taken = {i for m in mentions for i in range(m.start, m.end)} | blocked
+    extra: list[Mention] = []
+    for m in mentions:
+        if m.kind != "schema" or m.end - m.start < 2 or m.start < 2:
+            continue
+        if tokens[m.start - 1].lower not in ("and", "or", "&") or (m.start - 2) in taken:
+            continue
+        phrase = (tokens[m.start - 2].norm,) + tuple(t.norm for t in tokens[m.start + 1:m.end])
+        candidates = lexicon.lookup(phrase)
+        if candidates:
+            extra.append(Mention(m.start - 2, m.start - 1, "schema", candidates))
+    return sorted(mentions + extra, key=lambda m: m.start)
