@@ -81,7 +81,10 @@ def mask_url(url: URL | str) -> str:
 def without_password(url: URL | str) -> str:
     """The URL as it may be stored: no password at all."""
     parsed = make_url(url) if isinstance(url, str) else url
-    return parsed.set(password=None).render_as_string(hide_password=False)
+    # URL.set() ignores None, so the URL is rebuilt without the password.
+    bare = URL.create(parsed.drivername, username=parsed.username, host=parsed.host,
+                      port=parsed.port, database=parsed.database, query=parsed.query)
+    return bare.render_as_string(hide_password=False)
 
 
 def password_env_var(name: str) -> str:

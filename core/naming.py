@@ -27,7 +27,7 @@ _IRREGULAR = {
     "teeth": "tooth", "leaves": "leaf", "lives": "life", "wives": "wife", "knives": "knife",
 }
 _IRREGULAR_PLURAL = {v: k for k, v in _IRREGULAR.items() if k != v}
-_NOT_PLURAL = ("ss", "us", "is", "ics", "ous", "news", "yes", "sales")
+_NOT_PLURAL = ("ss", "us", "is", "ics", "ous", "news", "yes")
 
 
 @functools.cache

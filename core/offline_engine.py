@@ -111,6 +111,15 @@ class _Reader:
         self.linking: Linking = link(question, lexicon, values, blocked=set(self.used),
                                      tokens=self.tokens)
         self.mentions = self.linking.mentions
+        self._read_total()
+
+    def _read_total(self) -> None:
+        """'total' names a column when one is called that; otherwise it means SUM."""
+        for i, w in enumerate(self.words):
+            if w in ("total", "sum") and i not in self.used and self.linking.mention_at(i) is None:
+                self._take(i)
+                if self.aggregate is None:
+                    self.aggregate, self.aggregate_at = "SUM", i
 
     # -- intents ------------------------------------------------------------------
 
@@ -283,6 +292,12 @@ class _Reader:
         for m in schema_mentions:
             columns = m.columns()
             if columns:
+                best = columns[0].score
+                tables = {c.element.table for c in columns if c.score >= best - 1e-9}
+                if len(tables) > 1:
+                    raise self.decline(
+                        f"'{self._span(m)}' could mean {self._readings(m)}; say which one."
+                    )
                 return self.table(columns[0].element.table)
         for m in self.mentions:
             if m.kind == "value":

@@ -107,7 +107,7 @@ def sakila_url(mysql_server_url: str, shared_dir: Path) -> str:
 def scratch_mysql(mysql_server_url: str):
     """A fresh, empty MariaDB database for one test, dropped afterwards."""
     name = f"quarry_t_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(mysql_server_url)
+    admin = sa.create_engine(mysql_server_url, pool_pre_ping=True)
     with admin.begin() as conn:
         conn.execute(sa.text(f"CREATE DATABASE `{name}`"))
     try:
@@ -123,3 +123,34 @@ def pg_server_url() -> str:
     problem = _server_answers(PG_URL)
     need(problem is None, f"no PostgreSQL server at {PG_URL}: {problem}", "QUARRY_REQUIRE_PG")
     return PG_URL
+
+
+@pytest.fixture(scope="session")
+def chinook_target(chinook_url):
+    """Chinook opened once for the session: engine, server and schema."""
+    from core.settings import Settings
+    from core.target import open_target
+
+    target = open_target(chinook_url, Settings.load(), name="chinook")
+    yield target
+    target.close()
+
+
+@pytest.fixture(scope="session")
+def sakila_target(sakila_url):
+    from core.settings import Settings
+    from core.target import open_target
+
+    target = open_target(sakila_url, Settings.load(), name="sakila")
+    yield target
+    target.close()
+
+
+@pytest.fixture()
+def model_server():
+    """A local OpenAI-compatible server; script it with .say(...) or .replies."""
+    from tests.model_server import ModelServer
+
+    server = ModelServer().start()
+    yield server
+    server.stop()

@@ -1,0 +1,187 @@
+"""Ask: a question in plain English, answered with a table, a chart and the SQL."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from core import history
+from core.ask import AskResult, ask, run_sql
+from core.charts import build_figure, choose_chart
+from core.values import csv_bytes, display_frame
+from pages import shared
+
+settings = shared.start()
+
+QUESTION = "ask_question"
+RESULT = "ask_result"
+RUN_ID = "ask_run_id"
+SQL_EDIT = "ask_sql_edit"
+SQL_NEXT = "ask_sql_next"
+ENGINE = "ask_engine"
+OFFLINE = "Offline engine"
+MODEL = f"Model ({settings.model})"
+
+st.title("Ask")
+target = shared.current_target(settings)
+if target is None:
+    st.stop()
+spec = shared.current_spec(settings)
+connection_name = spec.name if spec else target.name
+
+
+def _remember(result: AskResult) -> None:
+    st.session_state[RESULT] = result
+    # The editor widget may already be drawn in this run; it takes the new SQL on the next one.
+    st.session_state[SQL_NEXT] = result.sql or ""
+    try:
+        st.session_state[RUN_ID] = history.record(result, connection_name)
+    except Exception as exc:  # the answer is shown even when the store is unwell
+        st.session_state[RUN_ID] = None
+        st.warning(f"The run could not be saved in the history: {str(exc).splitlines()[0]}")
+
+
+def _ask(question: str) -> None:
+    question = question.strip()
+    if not question:
+        st.warning("Type a question first.")
+        return
+    engine = "openai" if st.session_state.get(ENGINE) == MODEL else "offline"
+    with st.spinner("Writing and running the query…"):
+        _remember(ask(question, target, settings, engine=engine))
+
+
+def _use_example(question: str) -> None:
+    st.session_state[QUESTION] = question
+    st.session_state["ask_pending"] = question
+
+
+engines = [OFFLINE, MODEL] if settings.has_model else [OFFLINE]
+if st.session_state.get(ENGINE) not in engines:
+    st.session_state[ENGINE] = MODEL if settings.has_model else OFFLINE
+st.segmented_control("Engine", engines, key=ENGINE, help=(
+    "The offline engine needs no API key: it answers counts, lists, sums, averages, "
+    "minimum and maximum, top-N, group-by, filters on values and joins along foreign keys. "
+    "Set OPENAI_API_KEY (and OPENAI_BASE_URL for a local server) to use a model."
+))
+
+examples = shared.suggestions(target)
+if examples:
+    st.caption("Examples for this database")
+    columns = st.columns(min(3, len(examples)))
+    for i, example in enumerate(examples):
+        columns[i % len(columns)].button(example, key=f"example_{i}", on_click=_use_example,
+                                         args=(example,), use_container_width=True)
+
+with st.form("ask_form"):
+    st.text_area("Question", key=QUESTION, height=80,
+                 placeholder="How many customers are there in each country?")
+    asked = st.form_submit_button("Ask", type="primary", icon=":material/send:")
+
+pending = st.session_state.pop("ask_pending", None)
+if asked:
+    _ask(st.session_state.get(QUESTION, ""))
+elif pending:
+    _ask(pending)
+
+result: AskResult | None = st.session_state.get(RESULT)
+
+
+def _show_rows(result: AskResult) -> None:
+    frame = display_frame(result.columns, result.rows, result.type_codes)
+    facts = [f"{result.row_count:,} row{'s' if result.row_count != 1 else ''}",
+             f"{result.duration_ms:,.0f} ms", result.engine]
+    st.caption(" · ".join(facts))
+    if result.truncated:
+        st.warning(f"Showing the first {result.row_cap:,} rows; there are more. Add a filter, "
+                   "or raise the row limit (QUARRY_ROW_LIMIT).", icon=":material/content_cut:")
+    if result.row_count == 0:
+        st.info("The query ran and returned no rows.")
+        return
+    choice = choose_chart(frame)
+    if choice.kind == "metric":
+        value = frame.iloc[0, 0]
+        shown = f"{value:,.4g}" if isinstance(value, float) and not value.is_integer() else (
+            f"{int(value):,}" if pd.notna(value) else "—")
+        st.metric(str(frame.columns[0]), shown)
+    else:
+        figure = build_figure(frame, choice)
+        if figure is not None:
+            st.plotly_chart(figure, use_container_width=True)
+    st.dataframe(frame, hide_index=True, use_container_width=True)
+    st.download_button("Download CSV", csv_bytes(result.columns, result.rows),
+                       file_name="quarry-result.csv", mime="text/csv",
+                       icon=":material/download:")
+
+
+def _show_sql_editor(result: AskResult) -> None:
+    if SQL_NEXT in st.session_state:
+        st.session_state[SQL_EDIT] = st.session_state.pop(SQL_NEXT)
+    with st.form("sql_form", border=False):
+        st.text_area("SQL (edit and run again)", key=SQL_EDIT, height=140)
+        rerun = st.form_submit_button("Run this SQL", icon=":material/play_arrow:")
+    if rerun:
+        with st.spinner("Running…"):
+            _remember(run_sql(st.session_state[SQL_EDIT], target, settings,
+                              question=result.question))
+        st.rerun()
+
+
+if result is not None:
+    st.subheader(result.question or "Hand-written SQL")
+    if result.reading:
+        st.caption(f"Read as: {result.reading}")
+    if result.context_note:
+        st.caption(result.context_note)
+    if result.status == "draft":
+        st.caption("From the history: run it again to see its rows.")
+    elif result.ok:
+        _show_rows(result)
+        if result.limit_note:
+            st.caption(f"LIMIT {result.limit_note} to the row limit of {result.row_cap:,}.")
+        run_id = st.session_state.get(RUN_ID)
+        if run_id is not None and st.button("Mark as a good answer", icon=":material/thumb_up:",
+                                            help="Good runs feed eval sets and training data."):
+            history.mark_good(run_id)
+            st.toast("Marked as good.")
+    else:
+        shared.show_error(result)
+        if result.answer_text:
+            with st.container(border=True):
+                st.markdown(result.answer_text)
+        for attempt in result.attempts[:-1]:
+            st.caption(f"Repaired after: {attempt['error']}")
+    if result.sql:
+        st.code(result.sql, language="sql")
+    _show_sql_editor(result)
+
+st.subheader("History")
+try:
+    runs = history.recent(connection_name=connection_name, limit=50)
+except Exception as exc:
+    st.warning(f"The history could not be read: {str(exc).splitlines()[0]}")
+    runs = []
+if not runs:
+    st.caption("No runs yet on this connection.")
+else:
+    table = pd.DataFrame(
+        {
+            "when": [r.created_at for r in runs],
+            "question": [r.question or "(SQL)" for r in runs],
+            "status": [r.status for r in runs],
+            "rows": [r.row_count for r in runs],
+            "ms": [round(r.duration_ms) for r in runs],
+            "engine": [r.engine for r in runs],
+            "good": [r.marked_good for r in runs],
+            "sql": [r.sql for r in runs],
+        }
+    )
+    picked = st.dataframe(table, hide_index=True, use_container_width=True,
+                          on_select="rerun", selection_mode="single-row", key="ask_history")
+    rows = picked.selection.rows if picked is not None else []
+    if rows and runs[rows[0]].sql and st.button("Open this run's SQL in the editor"):
+        chosen = runs[rows[0]]
+        st.session_state[RESULT] = AskResult(question=chosen.question, engine=chosen.engine,
+                                             status="draft", sql=chosen.sql)
+        st.session_state[SQL_NEXT] = chosen.sql
+        st.rerun()

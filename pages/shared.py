@@ -1,0 +1,200 @@
+"""What every page shares: start-up, the connection picker, cached targets, errors.
+
+This is the edge where Streamlit meets ``core``: caching wrappers and
+session state live here, behaviour lives in ``core``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import streamlit as st
+
+from core import catalog
+from core.ask import AskResult
+from core.connections import ConnectionSpec, mask_url, password_env_var, parse_url
+from core.errors import QuarryError
+from core.settings import Settings
+from core.target import Target, open_target
+from db.database import configure, upgrade_to_head
+
+logger = logging.getLogger(__name__)
+
+CONNECTION_KEY = "connection_name"
+PASSWORDS_KEY = "session_passwords"
+
+
+@st.cache_resource(show_spinner=False)
+def _start_once(store_url: str, log_level: str) -> None:
+    logging.basicConfig(
+        level=getattr(logging, log_level.upper(), logging.INFO),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    for noisy in ("sqlglot", "watchdog", "urllib3", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if noisy != "sqlglot" else logging.ERROR)
+    configure(store_url)
+    upgrade_to_head(store_url)
+
+
+def start() -> Settings:
+    """Load settings; set up logging and migrate the store once per process."""
+    settings = Settings.load()
+    try:
+        _start_once(settings.store_url, settings.log_level)
+    except Exception as exc:  # a broken store must not hide the reason behind a traceback
+        st.error(f"Quarry's store at {mask_url(settings.store_url)} could not be opened: "
+                 f"{str(exc).splitlines()[0]}")
+        st.info("Check QUARRY_STORE_URL, or unset it to use the default SQLite file.")
+        st.stop()
+    return settings
+
+
+@st.cache_resource(show_spinner="Connecting and reading the schema…", max_entries=20)
+def _target(url: str, name: str) -> Target:
+    return open_target(url, Settings.load(), name=name)
+
+
+def forget_target(spec: ConnectionSpec) -> None:
+    _target.clear()
+    _suggestions.clear()
+
+
+@st.cache_data(show_spinner=False, ttl=3600, max_entries=20)
+def _suggestions(_target_obj: Target, key: str) -> list[str]:
+    from core.suggest import suggest_questions
+
+    return suggest_questions(_target_obj)
+
+
+def suggestions(target: Target) -> list[str]:
+    return _suggestions(target, target.masked_url)
+
+
+def _with_session_password(spec: ConnectionSpec) -> ConnectionSpec:
+    password = st.session_state.get(PASSWORDS_KEY, {}).get(spec.name)
+    if not password:
+        return spec
+    url = parse_url(spec.url)
+    if url.password:
+        return spec
+    return ConnectionSpec(spec.name, url.set(password=password).render_as_string(
+        hide_password=False), spec.source)
+
+
+def connections(settings: Settings) -> list[ConnectionSpec]:
+    try:
+        specs = catalog.all_connections(settings)
+    except QuarryError as exc:
+        show_error(exc)
+        return []
+    return [_with_session_password(s) for s in specs]
+
+
+def current_spec(settings: Settings) -> ConnectionSpec | None:
+    specs = connections(settings)
+    chosen = st.session_state.get(CONNECTION_KEY)
+    for spec in specs:
+        if spec.name == chosen:
+            return spec
+    return specs[0] if specs else None
+
+
+def current_target(settings: Settings) -> Target | None:
+    """The open target of the picked connection, or None after showing why not."""
+    spec = current_spec(settings)
+    if spec is None:
+        st.info("No connection yet: add one in the sidebar.")
+        return None
+    try:
+        return _target(spec.url, spec.name)
+    except QuarryError as exc:
+        show_error(exc)
+        return None
+
+
+def show_error(error: QuarryError | AskResult) -> None:
+    """What went wrong and what to do, never a traceback."""
+    message = error.message if isinstance(error, QuarryError) else (error.error or "It failed.")
+    hint = error.hint
+    st.error(message, icon=":material/error:")
+    if hint:
+        st.caption(hint)
+
+
+def _add_connection_form(settings: Settings) -> None:
+    with st.form("add_connection", clear_on_submit=False, border=False):
+        name = st.text_input("Name", placeholder="sales")
+        url = st.text_input("URL", placeholder="mysql+pymysql://analyst@db.example.com:3306/sales")
+        password = st.text_input("Password (kept for this session only)", type="password")
+        if not st.form_submit_button("Test and save", type="primary"):
+            return
+    try:
+        parsed = parse_url(url)
+        if password:
+            parsed = parsed.set(password=password)
+        full = parsed.render_as_string(hide_password=False)
+        target = open_target(full, settings, name=name or "new")
+        target.close()
+        spec = catalog.save_connection(name, full, settings)
+    except QuarryError as exc:
+        show_error(exc)
+        return
+    if password or parse_url(url).password:
+        st.session_state.setdefault(PASSWORDS_KEY, {})[spec.name] = password or parse_url(
+            url).password
+        st.info(
+            f"Saved without its password. To keep it across sessions put it in "
+            f"`.streamlit/secrets.toml` under `[connections.{spec.name}]` as `password`, "
+            f"or in the environment variable `{password_env_var(spec.name)}`."
+        )
+    st.session_state[CONNECTION_KEY] = spec.name
+    st.rerun()
+
+
+def connection_picker(settings: Settings) -> None:
+    """The sidebar: pick a target, see what it is, add or remove connections."""
+    with st.sidebar:
+        specs = connections(settings)
+        names = [s.name for s in specs]
+        if not names:
+            st.warning("No connections available.")
+        else:
+            if st.session_state.get(CONNECTION_KEY) not in names:
+                st.session_state[CONNECTION_KEY] = names[0]
+            labels = {s.name: s.label for s in specs}
+            st.selectbox("Connection", names, key=CONNECTION_KEY,
+                         format_func=lambda n: labels.get(n, n))
+            spec = next(s for s in specs if s.name == st.session_state[CONNECTION_KEY])
+            st.caption(f"`{spec.masked_url}`")
+            try:
+                target = _target(spec.url, spec.name)
+            except QuarryError as exc:
+                show_error(exc)
+                target = None
+            if target is not None:
+                tables = [t for t in target.schema.main_tables]
+                st.caption(f"{target.server.description} · {len(tables)} tables and views")
+                _schema_browser(target)
+                if st.button("Reload schema", icon=":material/refresh:",
+                             use_container_width=True):
+                    forget_target(spec)
+                    st.rerun()
+            if spec.source == "store" and st.button("Remove this connection",
+                                                    icon=":material/delete:",
+                                                    use_container_width=True):
+                catalog.delete_connection(spec.name, settings)
+                st.session_state.pop(CONNECTION_KEY, None)
+                st.rerun()
+        with st.expander("Add a connection"):
+            _add_connection_form(settings)
+
+
+def _schema_browser(target: Target) -> None:
+    with st.expander("Schema"):
+        for table in target.schema.main_tables:
+            rows = f" · ~{table.row_count:,} rows" if table.row_count is not None else ""
+            kind = " (view)" if table.kind == "view" else ""
+            st.markdown(f"**{table.name}**{kind}{rows}")
+            st.caption(", ".join(c.name for c in table.columns))
+        for problem in target.schema.errors:
+            st.caption(f":material/warning: {problem.object}: {problem.message}")

@@ -1,0 +1,75 @@
+"""The command line, run as a user runs it: a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **(env or {})})
+
+
+@pytest.mark.mysql
+def test_ask_prints_the_documented_json(chinook_url, tmp_path):
+    run = cli("ask", "--url", chinook_url, "How many customers are from Brazil?", "--json",
+              env={"QUARRY_STORE_URL": f"sqlite:///{tmp_path / 'store.db'}"})
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert {"question", "sql", "engine", "columns", "rows", "row_count", "truncated",
+            "error"} <= set(data)
+    assert data["rows"] == [[5]] and data["engine"] == "offline" and data["error"] is None
+
+
+@pytest.mark.mysql
+def test_eval_meets_the_bar_on_chinook(chinook_url, shared_dir):
+    run = cli("eval", "--url", chinook_url, "--cases",
+              str(shared_dir / "cases/ask-chinook.jsonl"), "--json")
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    wrong = [r for r in data["results"] if r["status"] == "wrong"]
+    assert data["cases"] == len(data["results"]) and data["accuracy"] >= 0.85 and len(wrong) <= 1
+    assert {r["status"] for r in data["results"]} <= {"correct", "wrong", "declined", "error"}
+
+
+@pytest.mark.mysql
+def test_guard_agrees_with_every_case(chinook_url, shared_dir):
+    run = cli("guard", "--url", chinook_url, "--cases",
+              str(shared_dir / "cases/sql-guard-chinook.jsonl"), "--json")
+    assert run.returncode == 0, run.stderr
+    data = json.loads(run.stdout)
+    assert data["agree"] == data["cases"] == 30
+    one = json.loads(cli("guard", "--url", chinook_url, "--sql", "DROP TABLE Genre", "--json").stdout)
+    assert one["verdict"] == "reject" and "schema" in one["reason"]
+
+
+@pytest.mark.parametrize(
+    "args, says",
+    [
+        (["ask", "--url", "nonsense://x", "q"], "does not support"),
+        (["ask", "--url", "mysql+pymysql://root:hunter2@127.0.0.1:1/x", "q"], "did not answer"),
+        (["ask", "--url", "not a url at all", "q"], "not a database URL"),
+        (["eval", "--url", "sqlite://", "--cases", "/no/such/file.jsonl"], "No cases file"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args, says):
+    run = cli(*args)
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and says in lines[0] and "Traceback" not in run.stderr
+    assert "hunter2" not in run.stderr + run.stdout
+
+
+@pytest.mark.mysql
+def test_a_declined_question_exits_1_and_says_why(chinook_url, tmp_path):
+    run = cli("ask", "--url", chinook_url, "What is the meaning of life?", "--json",
+              env={"QUARRY_STORE_URL": f"sqlite:///{tmp_path / 'store.db'}"})
+    assert run.returncode == 1
+    assert json.loads(run.stdout)["error"]

@@ -1,0 +1,98 @@
+"""The offline engine: simple questions answered from the schema and data alone."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from core.ask import ask
+from core.evaluate import evaluate, judge
+from core.settings import Settings
+from core.target import open_target
+from tests.golden import cases, present
+
+SETTINGS = Settings.load()
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("case", cases("cases/ask-chinook.jsonl"))
+def test_each_chinook_question_is_right_or_declined(case, chinook_target):
+    case = present(case)
+    predicted = ask(case["question"], chinook_target, SETTINGS, engine="offline")
+    verdict = judge(case, predicted, chinook_target, SETTINGS)
+    assert verdict.status in ("correct", "declined"), (verdict.status, predicted.sql,
+                                                       predicted.error)
+
+
+@pytest.mark.mysql
+def test_chinook_accuracy_meets_the_bar(chinook_target, shared_dir):
+    from core.evaluate import load_cases
+
+    report = evaluate(load_cases(shared_dir / "cases/ask-chinook.jsonl"), chinook_target,
+                      SETTINGS, engine="offline")
+    wrong = [r.id for r in report.results if r.status == "wrong"]
+    print(f"offline engine on Chinook: accuracy {report.accuracy}, wrong {wrong}")
+    assert report.accuracy >= 0.85 and len(wrong) <= 1
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    path = tmp_path_factory.mktemp("shop") / "shop.db"
+    con = sqlite3.connect(path)
+    con.executescript(
+        """
+        CREATE TABLE region (region_id INTEGER PRIMARY KEY, region_name TEXT);
+        CREATE TABLE store (store_id INTEGER PRIMARY KEY, name TEXT, city TEXT,
+                            region_id INTEGER REFERENCES region(region_id));
+        CREATE TABLE sale (sale_id INTEGER PRIMARY KEY, store_id INTEGER REFERENCES store(store_id),
+                           amount REAL, sold_on DATE);
+        CREATE TABLE supplier (supplier_id INTEGER PRIMARY KEY, name TEXT);
+        INSERT INTO region VALUES (1, 'North'), (2, 'South');
+        INSERT INTO store VALUES (1, 'Alpha', 'Oslo', 1), (2, 'Beta', 'Rome', 2),
+                                 (3, 'Gamma', 'Oslo', 1);
+        INSERT INTO sale VALUES (1, 1, 10.0, '2023-01-05'), (2, 1, 20.0, '2023-02-01'),
+                                (3, 2, 5.0, '2024-03-03'), (4, 3, 7.5, '2024-04-04');
+        INSERT INTO supplier VALUES (1, 'Acme');
+        """
+    )
+    con.close()
+    target = open_target(f"sqlite:///{path}", SETTINGS)
+    yield target
+    target.close()
+
+
+@pytest.mark.parametrize(
+    "question, rows",
+    [
+        ("How many stores are there?", [(3,)]),
+        ("How many stores are in Oslo?", [(2,)]),
+        ("What is the total amount of sales?", [(42.5,)]),
+        ("How many sales are there in each region?", {("North", 3), ("South", 1)}),
+        ("How many sales were made in 2024?", [(2,)]),
+        ("What is the average amount of sales in the North region?", [(12.5,)]),
+        ("Which store has the most sales?", [("Alpha", 2)]),
+    ],
+)
+def test_small_schema_questions(shop, question, rows):
+    result = ask(question, shop, SETTINGS, engine="offline")
+    assert result.ok, (result.error, result.sql)
+    got = set(result.rows) if isinstance(rows, set) else result.rows
+    assert got == rows, result.sql
+
+
+@pytest.mark.parametrize(
+    "question, says",
+    [
+        ("What will the weather be tomorrow?", "names no table"),
+        ("How many stores sell umbrellas?", "could not place"),
+        ("How many stores are in Narnia?", "Narnia"),
+        ("", "no question"),
+        ("List the names.", "could mean"),
+        ("How many suppliers are in each region?", "not linked"),
+    ],
+)
+def test_declines_rather_than_guesses(shop, question, says):
+    result = ask(question, shop, SETTINGS, engine="offline")
+    assert result.status == "declined", result.sql
+    assert says in result.error
