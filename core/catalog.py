@@ -42,10 +42,19 @@ def stored_connections(settings: Settings) -> list[ConnectionSpec]:
 
 
 def all_connections(settings: Settings) -> list[ConnectionSpec]:
-    """The demo first, then secrets' connections, then saved ones (names unique)."""
+    """The demo first, then secrets' connections, then saved ones (names unique).
+
+    A demo that cannot be built (a read-only disk, say) is logged and left out,
+    so the connections the user configured stay usable.
+    """
+    found: list[ConnectionSpec] = []
+    try:
+        found.append(demo_connection(settings))
+    except (OSError, ImportError, sa.exc.SQLAlchemyError) as exc:
+        logger.warning("The demo database is unavailable: %s", exc)
+    found += secrets_connections(settings) + stored_connections(settings)
     specs: dict[str, ConnectionSpec] = {}
-    for spec in [demo_connection(settings), *secrets_connections(settings),
-                 *stored_connections(settings)]:
+    for spec in found:
         specs.setdefault(spec.name, spec)
     return list(specs.values())
 
