@@ -349,10 +349,14 @@ def _explain(d: Diagnosis, run: Run, loss: Series) -> None:
 
     for name, steps in d.non_finite.items():
         find(f"{name} is not finite at step{'s' if len(steps) > 1 else ''} {_steps_text(steps)}.")
-    if d.non_finite.get(loss.name):
+    if d.non_finite:
+        where = "; ".join(
+            f"{name} at step{'s' if len(steps) > 1 else ''} {_steps_text(steps)}"
+            for name, steps in d.non_finite.items()
+        )
         advise(
-            f"The loss is not finite at steps {_steps_text(d.non_finite[loss.name])}: lower the "
-            "learning rate, or train in bf16 rather than fp16, whose range overflows."
+            f"Values are not finite ({where}): lower the learning rate, or train in bf16 rather "
+            "than fp16, whose range overflows."
         )
     if d.diverging:
         advise(
