@@ -130,7 +130,10 @@ def test_nan_and_infinity_tokens(shared_dir: Path) -> None:
 
 
 def test_column_mapping_for_unusual_names() -> None:
-    data = b"it,objective,val_objective,lrate\n1,2.0,,1e-4\n2,1.5,1.7,1e-4\n3,1.2,,1e-4\n4,1.0,1.4,1e-4\n"
+    data = (
+        b"it,objective,val_objective,lrate\n"
+        b"1,2.0,,1e-4\n2,1.5,1.7,1e-4\n3,1.2,,1e-4\n4,1.0,1.4,1e-4\n"
+    )
 
     choice = table_columns(data, name="odd.csv")
     assert choice.columns == ["it", "objective", "val_objective", "lrate"]
