@@ -40,14 +40,19 @@ def smooth(values: np.ndarray | Sequence[float], weight: float = DEFAULT_SMOOTHI
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"smoothing weight must be between 0 and 1, not {weight}")
     raw = np.asarray(values, dtype=np.float64)
-    out = raw.copy()
     if raw.size == 0 or np.all(raw == raw[0]):
-        return out
+        return raw.copy()
     finite = np.isfinite(raw)
+    every = bool(finite.all())
     # last = last * w + (1 - w) * x, starting from 0, is a first-order IIR filter.
-    ema = lfilter([1.0 - weight], [1.0, -weight], raw[finite])
-    if weight != 1.0:
-        ema /= 1.0 - weight ** np.arange(1, ema.size + 1, dtype=np.float64)
+    ema = lfilter([1.0 - weight], [1.0, -weight], raw if every else raw[finite])
+    if 0.0 < weight < 1.0:
+        # 1 - w**k rounds to exactly 1.0 once w**k < 2**-54, so later points need no division.
+        terms = min(ema.size, math.ceil(-54 * math.log(2) / math.log(weight)) + 1)
+        ema[:terms] /= 1.0 - weight ** np.arange(1, terms + 1, dtype=np.float64)
+    if every:
+        return ema
+    out = raw.copy()
     out[finite] = ema
     return out
 

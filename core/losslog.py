@@ -15,6 +15,7 @@ Series names are canonical: ``train_loss``, ``eval_loss``, ``eval_<set>_loss``,
 
 from __future__ import annotations
 
+import codecs
 import csv
 import dataclasses
 import io
@@ -52,6 +53,7 @@ FORMAT_HINT = (
 )
 
 _TB_MARKER = b"brain.Event:"
+_HEAD_BYTES = 1 << 16
 _OPENAI_HEADER = ("step", "train_loss", "train_accuracy")
 
 # Keys that describe the logging itself rather than the model; they never become series.
@@ -206,8 +208,11 @@ def read_run(
 
 
 def detect_format(data: bytes, *, name: str = "") -> str:
-    """Which reader suits these bytes; raises LogFormatError when none does."""
-    if not data.strip():
+    """Which reader suits these bytes; raises LogFormatError when none does.
+
+    Only the head of the file is looked at, so a large log is not read twice.
+    """
+    if not data or data.isspace():
         raise LogFormatError(
             "The file is empty.",
             hint="Choose the log file the trainer wrote; " + FORMAT_HINT,
@@ -215,16 +220,12 @@ def detect_format(data: bytes, *, name: str = "") -> str:
         )
     if _TB_MARKER in data[:64]:
         return TENSORBOARD
-    text = _decode(data, name)
-    head = text.lstrip()
+    head = _head_text(data, name).lstrip()
     if head.startswith("["):
         return JSON_DOC
     if head.startswith("{"):
-        if _is_json_lines(head):
-            first = json.loads(head.splitlines()[0])
-            return LLAMAFACTORY_JSONL if "current_steps" in first else JSONL
-        return JSON_DOC
-    header = _csv_header(text)
+        return _json_kind(head)
+    header = _csv_header(head)
     if header is None:
         raise LogFormatError(
             f"This is not a training log Quarry can read: {Path(name).name or 'the file'} "
@@ -278,34 +279,50 @@ def _read_bytes(path: Path) -> bytes:
         ) from exc
 
 
-def _decode(data: bytes, name: str) -> str:
+def _not_text(name: str) -> LogFormatError:
+    return LogFormatError(
+        f"This is not a training log Quarry can read: {Path(name).name or 'the file'} "
+        "holds binary data that is not a TensorBoard event file.",
+        hint=FORMAT_HINT,
+        path=name,
+    )
+
+
+def _head_text(data: bytes, name: str) -> str:
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
     try:
-        text = data.decode("utf-8-sig")
+        head = decoder.decode(data[:_HEAD_BYTES], final=len(data) <= _HEAD_BYTES)
     except UnicodeDecodeError:
-        text = None
-    if text is None or "\x00" in text:
+        raise _not_text(name) from None
+    if "\x00" in head:
+        raise _not_text(name)
+    return head
+
+
+def _text(data: bytes, name: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
         raise LogFormatError(
-            f"This is not a training log Quarry can read: {Path(name).name or 'the file'} "
-            "holds binary data that is not a TensorBoard event file.",
-            hint=FORMAT_HINT,
+            f"The file is not UTF-8 text: byte {exc.start} cannot be decoded.",
+            hint="Save the log as UTF-8, as trainers write it.",
             path=name,
-        )
-    return text
+        ) from None
 
 
-def _is_json_lines(text: str) -> bool:
-    """True when the text is one JSON object per line rather than one document."""
-    try:
-        json.loads(text)
-        return False
-    except json.JSONDecodeError as exc:
-        if exc.msg == "Extra data":
-            return True
-    first = text.splitlines()[0].strip()
-    try:
-        return isinstance(json.loads(first), dict) and "\n" in text.strip()
-    except json.JSONDecodeError:
-        return False
+def _json_kind(head: str) -> str:
+    """JSONL when the first lines are JSON objects each; one document otherwise."""
+    objects = []
+    for line in [line for line in head.splitlines() if line.strip()][:5]:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            objects.append(record)
+    if len(objects) < 2:
+        return JSON_DOC
+    return LLAMAFACTORY_JSONL if any("current_steps" in r for r in objects) else JSONL
 
 
 def _renames(columns: Mapping[str, str] | None) -> dict[str, str]:
@@ -349,13 +366,15 @@ def _build_series(
     repeats: dict[str, list[str]] = {}
     for name, steps, values, epochs, times in columns:
         keep = _later_segment(steps)
-        if not keep.all():
+        if keep.all():
+            keep = slice(None)  # a view, not a copy of a million points
+        else:
             for span in _spans(steps[~keep]):
                 repeats.setdefault(span, []).append(name)
         series[name] = Series(
             name=name,
             steps=steps[keep].astype(np.int64),
-            values=values[keep].astype(np.float64),
+            values=np.asarray(values[keep], dtype=np.float64),
             epochs=_optional(epochs, keep),
             times=_optional(times, keep),
         )
@@ -369,9 +388,12 @@ def _build_series(
 
 def _later_segment(steps: np.ndarray) -> np.ndarray:
     """Mask of points no later point overrides: a point stays only if every later step is larger."""
+    keep = np.ones(len(steps), dtype=bool)
+    if len(steps) < 2 or np.all(steps[1:] > steps[:-1]):
+        return keep
     later_min = np.minimum.accumulate(steps[::-1])[::-1]
-    after = np.append(later_min[1:], np.inf)
-    return steps < after
+    keep[:-1] = steps[:-1] < later_min[1:]
+    return keep
 
 
 def _spans(steps: np.ndarray) -> list[str]:
@@ -387,10 +409,10 @@ def _spans(steps: np.ndarray) -> list[str]:
     ]
 
 
-def _optional(column: np.ndarray | None, keep: np.ndarray) -> np.ndarray | None:
+def _optional(column: np.ndarray | None, keep: np.ndarray | slice) -> np.ndarray | None:
     if column is None:
         return None
-    kept = column[keep].astype(np.float64)
+    kept = np.asarray(column[keep], dtype=np.float64)
     return kept if np.isfinite(kept).any() else None
 
 
@@ -528,15 +550,17 @@ def _require_loss(series: Mapping[str, Series], columns: list[str], label: str) 
 
 
 def _read_json(data: bytes, label: str, renames: Mapping[str, str]) -> Run:
-    text = data.decode("utf-8-sig")
+    text = _text(data, label)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
+        if exc.msg == "Extra data":  # one object per line after all, the first ones broken
+            return _read_jsonl(data, label, JSONL, renames)
         # An error on the last line means the text stops mid-document: a copy taken too early.
         cut = "\n" not in text[exc.pos :].rstrip()
         raise LogFormatError(
             f"The file is not valid JSON at line {exc.lineno}, column {exc.colno} "
-            f"({exc.msg.lower()})"
+            f"({exc.msg.lower().removesuffix(' at')})"
             + ("; the file ends there, so it looks truncated." if cut else "."),
             hint="Copy the file again after the trainer has finished writing it.",
             path=label,
@@ -603,7 +627,7 @@ def _json_lines(text: str) -> tuple[list[tuple[int, dict[str, Any]]], list[int]]
 
 
 def _read_jsonl(data: bytes, label: str, fmt: str, renames: Mapping[str, str]) -> Run:
-    records, bad = _json_lines(data.decode("utf-8-sig"))
+    records, bad = _json_lines(_text(data, label))
     if not records:
         raise LogFormatError(
             "No line of the file is a JSON object, so it is not a JSONL training log.",
@@ -730,13 +754,14 @@ def _read_csv(data: bytes, label: str, fmt: str, renames: Mapping[str, str]) -> 
             if name.startswith("eval_"):
                 unlogged.append(column)
             continue
+        rows = slice(None) if logged.all() else logged
         raw.append(
             (
                 name,
-                steps[logged],
-                values[logged],
-                epochs[logged] if epochs is not None else None,
-                times[logged] if times is not None else None,
+                steps[rows],
+                values[rows],
+                epochs[rows] if epochs is not None else None,
+                times[rows] if times is not None else None,
             )
         )
 
