@@ -150,8 +150,6 @@ def accumulation_note(runs: Sequence[Run]) -> str | None:
     )
 
 
-# ---------------------------------------------------------------- figures
-
 AXES = {"step": "step", "epoch": "epoch", "time": "time"}
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")
 _WEBGL_FROM = 5000  # above this many points a trace is drawn with WebGL
