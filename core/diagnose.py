@@ -93,7 +93,7 @@ class Diagnosis:
     eval_minima: list[EvalMinimum]
     eval_min_step: int | None
     zero_steps: list[int]
-    memorising_from_epoch: int | None
+    memorising_after_epoch: int | None
     findings: list[str]
     advice: list[str]
 
@@ -119,7 +119,7 @@ def diagnose(run: Run) -> Diagnosis:
     minima = [_eval_minimum(s, loss) for s in run.eval_losses if len(s) >= 2]
     minima = [m for m in minima if m is not None]
     zero_steps = [int(s) for s in steps[values == 0.0]]
-    memorising = _memorising_from(loss)
+    memorising = _memorising_after(loss)
 
     diagnosis = Diagnosis(
         converged=trend.kind in ("flat", "falling slowly"),
@@ -133,7 +133,7 @@ def diagnose(run: Run) -> Diagnosis:
         eval_minima=minima,
         eval_min_step=_main_minimum_step(minima),
         zero_steps=zero_steps,
-        memorising_from_epoch=memorising,
+        memorising_after_epoch=memorising,
         findings=[],
         advice=[],
     )
@@ -291,7 +291,7 @@ def _main_minimum_step(minima: list[EvalMinimum]) -> int | None:
     return min(counts, key=lambda s: (-counts[s], s))
 
 
-def _memorising_from(loss: Series) -> int | None:
+def _memorising_after(loss: Series) -> int | None:
     """First epoch whose boundary shows a step down in train loss: memorised examples.
 
     At each epoch boundary compare the median loss just before and just after
@@ -338,15 +338,41 @@ def _steps_text(steps: list[int], most: int = 8) -> str:
 
 
 def _explain(d: Diagnosis, run: Run, loss: Series) -> None:
-    """Findings (what the curves show, with numbers) and advice, in the diagnosis's lists."""
+    """Findings (what the curves show, with numbers) and advice, into the diagnosis's lists."""
+    peak_lr = run.hyperparameters.get("peak_learning_rate")
+    _explain_trend(d)
+    _explain_health(d, loss, peak_lr)
+    stop = _explain_evals(d)
+    stop = _explain_epochs(d, loss, run.hyperparameters.get("epochs_done"), stop) or stop
+    if peak_lr and peak_lr >= HIGH_LR:
+        d.findings.append(
+            f"The peak learning rate {_fmt(peak_lr)} is far above the usual 1e-5 to 5e-4 of full "
+            "or LoRA fine-tuning; only prompt or prefix tuning is run that high."
+        )
+    _explain_progress(d, stop)
+
+
+def _explain_trend(d: Diagnosis) -> None:
+    trend = d.trend
+    assert trend is not None
+    span = f"steps {trend.from_step}–{trend.to_step}"
+    if trend.kind == "falling":
+        d.findings.append(f"The loss is still falling: {-trend.change:.0%} over {span}.")
+    elif trend.kind == "falling slowly":
+        d.findings.append(
+            f"The loss has flattened and is still falling slowly: {-trend.change:.1%} over {span}."
+        )
+    elif trend.kind == "flat":
+        d.findings.append(f"The loss is flat at about {_fmt(trend.level)} over {span}.")
+    else:
+        d.findings.append(f"The loss rises at the end: {trend.change:+.0%} over {span}.")
+
+
+def _explain_health(d: Diagnosis, loss: Series, peak_lr: float | None) -> None:
+    """Non-finite values, divergence, fluctuation, spikes and exact zeros."""
     find, advise = d.findings.append, d.advice.append
     trend = d.trend
     assert trend is not None
-    peak_lr = run.hyperparameters.get("peak_learning_rate")
-    epochs_done = run.hyperparameters.get("epochs_done")
-    span = f"steps {trend.from_step}–{trend.to_step}"
-    has_eval = bool(d.eval_minima)
-
     for name, steps in d.non_finite.items():
         find(f"{name} is not finite at step{'s' if len(steps) > 1 else ''} {_steps_text(steps)}.")
     if d.non_finite:
@@ -360,19 +386,10 @@ def _explain(d: Diagnosis, run: Run, loss: Series) -> None:
         )
     if d.diverging:
         advise(
-            f"The loss rises at the end ({trend.change:+.0%} over {span}): lower the learning "
-            f"rate and resume from a checkpoint before step {trend.from_step}."
+            f"The loss rises at the end ({trend.change:+.0%} over steps {trend.from_step}–"
+            f"{trend.to_step}): lower the learning rate and resume from a checkpoint before "
+            f"step {trend.from_step}."
         )
-
-    if trend.kind == "falling":
-        find(f"The loss is still falling: {-trend.change:.0%} over {span}.")
-    elif trend.kind == "falling slowly":
-        find(
-            f"The loss has flattened and is still falling slowly: {-trend.change:.1%} over {span}."
-        )
-    elif trend.kind == "flat":
-        find(f"The loss is flat at about {_fmt(trend.level)} over {span}.")
-
     if d.fluctuating:
         find(
             f"The loss scatters by about {d.noise:.0%} of its level around its running median "
@@ -382,7 +399,6 @@ def _explain(d: Diagnosis, run: Run, loss: Series) -> None:
         advise(
             f"Lower the learning rate{lr} or raise the effective batch size: the loss fluctuates."
         )
-
     if d.spikes:
         largest = max(d.spikes, key=lambda s: s.size)
         find(
@@ -396,7 +412,6 @@ def _explain(d: Diagnosis, run: Run, loss: Series) -> None:
                 f"The loss jumped at step {_steps_text(lasting)} and did not come back: lower the "
                 "learning rate or clip gradients (max_grad_norm)."
             )
-
     if d.zero_steps:
         advise(
             f"The loss is exactly 0 at {len(d.zero_steps)} of {len(loss)} steps (first at step "
@@ -405,67 +420,87 @@ def _explain(d: Diagnosis, run: Run, loss: Series) -> None:
             "memorised the examples."
         )
 
+
+def _explain_evals(d: Diagnosis) -> bool:
+    """Each eval set's minimum; returns True when it advised where to stop."""
     for m in d.eval_minima:
         at = f"step {m.step}" + (f" (epoch {_epoch_text(m.epoch)})" if m.epoch is not None else "")
         if m.overfitting:
-            find(
+            d.findings.append(
                 f"{m.series} is lowest at {at}, {_fmt(m.value)}, and rises to "
                 f"{_fmt(m.last_value)} by the end ({m.rise:+.1%}) while the train loss falls: "
                 "overfitting."
             )
         elif m.evals_after == 0:
-            find(f"{m.series} is still falling at the last eval, {at}: {_fmt(m.value)}.")
-        else:
-            find(f"{m.series} is lowest at {at}, {_fmt(m.value)}, with no sustained rise after.")
-    overfit = [m for m in d.eval_minima if m.overfitting]
-    if overfit:
-        main = next((m for m in overfit if m.step == d.eval_min_step), overfit[0])
-        stop = f"; stop at epoch {_epoch_text(main.epoch)}" if main.epoch is not None else ""
-        advise(f"The eval minimum is at step {main.step}: keep the checkpoint from there{stop}.")
-        if main.first:
-            advise(
-                f"Evaluate more often: the first eval (step {main.step}) is already the lowest, "
-                "so the best point may lie earlier."
+            d.findings.append(
+                f"{m.series} is still falling at the last eval, {at}: {_fmt(m.value)}."
             )
+        else:
+            d.findings.append(
+                f"{m.series} is lowest at {at}, {_fmt(m.value)}, with no sustained rise after."
+            )
+    overfit = [m for m in d.eval_minima if m.overfitting]
+    if not overfit:
+        return False
+    main = next((m for m in overfit if m.step == d.eval_min_step), overfit[0])
+    stop = f"; stop at epoch {_epoch_text(main.epoch)}" if main.epoch is not None else ""
+    d.advice.append(
+        f"The eval minimum is at step {main.step}: keep the checkpoint from there{stop}."
+    )
+    if main.first:
+        d.advice.append(
+            f"Evaluate more often: the first eval (step {main.step}) is already the lowest, "
+            "so the best point may lie earlier."
+        )
+    return True
 
-    if d.memorising_from_epoch is not None:
-        k = d.memorising_from_epoch
-        find(
+
+def _explain_epochs(
+    d: Diagnosis, loss: Series, epochs_done: float | None, stop_advised: bool
+) -> bool:
+    """Memorised epochs, or many epochs without an eval; True when it advised a stop."""
+    if d.memorising_after_epoch is not None:
+        k = d.memorising_after_epoch
+        d.findings.append(
             f"The train loss steps down at the start of epoch {k + 1} and after: the model does "
             "better on examples it has already seen (memorising)."
         )
-        if not overfit:
-            advise(
-                f"Stop at epoch {k}, or hold out an eval set to choose the epoch: later epochs "
-                "memorise the training data."
-            )
-    elif epochs_done and epochs_done >= MANY_EPOCHS and not has_eval:
-        epoch, step = _most_progress(loss)
-        find(f"{epochs_done:.0f} epochs over the same data, with no eval set.")
-        if epoch is not None:
-            advise(
-                f"Stop at epoch {_epoch_text(epoch)} (step {step}), where 95% of the loss decrease "
-                "was done; the remaining epochs memorise the data. Hold out an eval set to check."
-            )
-    if peak_lr and peak_lr >= HIGH_LR:
-        find(
-            f"The peak learning rate {_fmt(peak_lr)} is far above the usual 1e-5 to 5e-4 of full "
-            "or LoRA fine-tuning; only prompt or prefix tuning is run that high."
+        if stop_advised:
+            return False
+        d.advice.append(
+            f"Stop at epoch {k}, or hold out an eval set to choose the epoch: later epochs "
+            "memorise the training data."
         )
+        return True
+    if not epochs_done or epochs_done < MANY_EPOCHS or d.eval_minima:
+        return False
+    d.findings.append(f"{epochs_done:.0f} epochs over the same data, with no eval set.")
+    epoch, step = _most_progress(loss)
+    if epoch is None:
+        return False
+    d.advice.append(
+        f"Stop at epoch {_epoch_text(epoch)} (step {step}), where 95% of the loss decrease "
+        "was done; the remaining epochs memorise the data. Hold out an eval set to check."
+    )
+    return True
 
-    told_to_stop = any(a.startswith("Stop at") or "keep the checkpoint" in a for a in d.advice)
-    if told_to_stop or d.zero_steps:
+
+def _explain_progress(d: Diagnosis, stop_advised: bool) -> None:
+    """Where the train loss is heading, and the advice that follows when nothing else did."""
+    trend = d.trend
+    assert trend is not None
+    if stop_advised or d.zero_steps:
         return
     if trend.kind == "falling":
-        advise("Train for longer: the loss has not levelled off yet.")
-    elif not d.advice and has_eval:
+        d.advice.append("Train for longer: the loss has not levelled off yet.")
+    elif not d.advice and d.eval_minima:
         last = max(d.eval_minima, key=lambda m: m.step)
-        advise(
+        d.advice.append(
             "Nothing to fix: the train loss levels off and the eval loss does not rise; the "
             f"checkpoint at step {last.step} is the best one evaluated."
         )
     elif not d.advice and trend.kind == "falling slowly":
-        advise("More steps would gain little: the loss has nearly levelled off.")
+        d.advice.append("More steps would gain little: the loss has nearly levelled off.")
 
 
 def _most_progress(loss: Series) -> tuple[float | None, int]:

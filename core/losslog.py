@@ -2,7 +2,7 @@
 
 ``read_run`` takes a path or the bytes of an upload and returns a ``Run``: named
 ``Series`` of (step, value) pairs plus the hyperparameters the file states. The
-format is told from the content; the file name only breaks ties. Readable
+format is told from the content, whatever the file is called. Readable
 formats: a Hugging Face ``trainer_state.json``, an OpenAI fine-tuning result
 CSV, a LLaMA-Factory ``trainer_log.jsonl``, TensorBoard event files, and any CSV
 or JSONL with a step and a loss column (``table_columns`` lists the columns and
@@ -38,6 +38,12 @@ from core.losslog_tensorboard import TENSORBOARD, read_tensorboard_bytes, read_t
 from core.lossrun import Points, Run, Series, finish_run, is_number, relative_times, series_name
 
 __all__ = [
+    "CSV",
+    "HF_TRAINER_STATE",
+    "JSONL",
+    "LLAMAFACTORY_JSONL",
+    "OPENAI_CSV",
+    "TENSORBOARD",
     "ColumnChoice",
     "Run",
     "Series",
@@ -145,24 +151,25 @@ def detect_format(data: bytes, *, name: str = "") -> str:
 
 def table_columns(source: str | os.PathLike[str] | bytes, *, name: str = "") -> ColumnChoice:
     """The columns of a CSV or JSONL log, with Quarry's guess for step and loss."""
-    data = bytes(source) if isinstance(source, bytes | bytearray) else _read_bytes(Path(source))
-    fmt = detect_format(data, name=name or str(source)[:200])
+    if isinstance(source, bytes | bytearray):
+        data, label = bytes(source), name or "upload"
+    else:
+        data, label = _read_bytes(Path(source)), name or str(source)
+    fmt = detect_format(data, name=label)
     if fmt in (CSV, OPENAI_CSV):
-        table = _csv_table(data, name)
-        cols = {n: table.column(n) for n in table.column_names}
-        numeric = [n for n, c in cols.items() if _is_number_type(c.type)]
+        table = _csv_table(data, label)
+        columns = table.column_names
+        numeric = [c for c in columns if _is_number_type(table.column(c).type)]
     elif fmt in (JSONL, LLAMAFACTORY_JSONL):
-        records = [r for _, r in _json_lines(data.decode("utf-8-sig", "replace"))[0]]
-        keys = _ordered_keys(records)
-        cols = dict.fromkeys(keys)
-        numeric = [k for k in keys if any(is_number(r.get(k)) for r in records)]
+        records = [r for _, r in _json_lines(_text(data, label))[0]]
+        columns = _ordered_keys(records)
+        numeric = [k for k in columns if any(is_number(r.get(k)) for r in records)]
     else:
         raise LogFormatError(
             f"Column mapping applies to CSV and JSONL logs; this file is read as {fmt}.",
             hint="Open it without a mapping.",
-            path=name,
+            path=label,
         )
-    columns = list(cols)
     return ColumnChoice(
         columns=columns,
         numeric=numeric,

@@ -27,8 +27,8 @@ def test_diagnosis_agrees_with_sources(shared_dir: Path, case: dict) -> None:
     if "spikes" in case:
         assert [s.step for s in d.spikes] == case["spikes"]
     assert set(case.get("spikes_include", [])) <= {s.step for s in d.spikes}
-    if "memorising_from_epoch" in case:
-        assert d.memorising_from_epoch == case["memorising_from_epoch"]
+    if "memorising_after_epoch" in case:
+        assert d.memorising_after_epoch == case["memorising_after_epoch"]
     if "zero_steps" in case:
         assert len(d.zero_steps) == case["zero_steps"]
     for text in case.get("advice", []):
@@ -74,7 +74,7 @@ def test_tinyllama_converges_cleanly(shared_dir: Path) -> None:
     assert d.trend.kind == "falling slowly"
     assert -0.05 < d.trend.change < -0.01
     assert d.converged and not d.overfitting and not d.fluctuating
-    assert d.spikes == [] and d.memorising_from_epoch is None
+    assert d.spikes == [] and d.memorising_after_epoch is None
 
 
 def test_geollm_extreme_epochs_and_learning_rate(shared_dir: Path) -> None:
