@@ -292,7 +292,7 @@ def _main_minimum_step(minima: list[EvalMinimum]) -> int | None:
 
 
 def _memorising_after(loss: Series) -> int | None:
-    """First epoch whose boundary shows a step down in train loss: memorised examples.
+    """The epoch after which the train loss first steps down at a boundary: memorisation.
 
     At each epoch boundary compare the median loss just before and just after
     it (a tenth of an epoch each) with the drift over the tenth before that.

@@ -120,6 +120,19 @@ def test_llamafactory_times_and_both_key_sets(shared_dir: Path) -> None:
     assert new.series["eval_loss"].values.min() == pytest.approx(1.5518, abs=1e-4)
 
 
+def test_openai_csv_with_validation_cells() -> None:
+    data = (
+        b"step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy\n"
+        b"1,2.0,0.5,,\n2,1.5,0.6,1.8,0.55\n3,1.2,0.7,,\n4,1.0,0.8,1.3,0.65\n"
+    )
+    run = read_run(data, name="result.csv")
+
+    assert run.format == "openai_csv"
+    assert run.series["eval_loss"].steps.tolist() == [2, 4]
+    assert run.series["eval_accuracy"].values.tolist() == [0.55, 0.65]
+    assert not any("No validation" in w for w in run.warnings)
+
+
 def test_nan_and_infinity_tokens(shared_dir: Path) -> None:
     run = read_run(shared_dir / BAD / "nan_inf_trainer_state.json")
     loss = run.series["train_loss"]
@@ -208,8 +221,14 @@ def test_tensorboard_keeps_every_point(tmp_path: Path) -> None:
         if step % 100 == 0:
             writer.add_scalar("train/epoch", step / 10_000, step, wall_time=1e9 + step)
     writer.close()
+    args = {
+        "learning_rate": 2e-4,
+        "gradient_accumulation_steps": 4,
+        "per_device_train_batch_size": 8,
+    }
+    _write_text_summary(tmp_path, "args/text_summary", json.dumps(args))
     _write_text_summary(
-        tmp_path, "args/text_summary", '{"learning_rate": 0.0002, "gradient_accumulation_steps": 4}'
+        tmp_path, "model_config/text_summary", '{"_name_or_path": "Qwen/Qwen2.5-7B"}'
     )
 
     run = read_run(tmp_path)
@@ -223,6 +242,8 @@ def test_tensorboard_keeps_every_point(tmp_path: Path) -> None:
     assert "epoch" not in run.series
     assert run.hyperparameters["gradient_accumulation_steps"] == 4
     assert run.hyperparameters["learning_rate"] == 0.0002
+    assert run.hyperparameters["batch_size"] == 8
+    assert run.hyperparameters["base_model"] == "Qwen/Qwen2.5-7B"
 
     one_file = max(tmp_path.glob("*tfevents*"), key=lambda p: p.stat().st_size)
     uploaded = read_run(one_file.read_bytes(), name="events.upload")
