@@ -150,7 +150,7 @@ def accumulation_note(runs: Sequence[Run]) -> str | None:
     )
 
 
-AXES = {"step": "step", "epoch": "epoch", "time": "time"}
+AXES = ("step", "epoch", "time")
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b")
 _WEBGL_FROM = 5000  # above this many points a trace is drawn with WebGL
 
@@ -222,7 +222,7 @@ def loss_chart(
                 notes.append(f"{view.hidden} points above the view are cut off (data unchanged).")
     figure.update_layout(
         template="plotly_white",
-        xaxis_title=_axis_title(axis),
+        xaxis_title=axis.title,
         yaxis_title="loss",
         yaxis_type="log" if log_y else "linear",
         legend={"orientation": "h", "y": -0.2},
@@ -269,7 +269,7 @@ def schedule_chart(
     if total == 0:
         notes.append("No learning rate or grad norm was logged.")
     figure.update_layout(template="plotly_white", legend={"orientation": "h", "y": -0.2})
-    figure.update_xaxes(title_text=_axis_title(axis), row=2, col=1)
+    figure.update_xaxes(title_text=axis.title, row=2, col=1)
     notes.insert(0, f"Showing {shown:,} of {total:,} points.")
     return Chart(figure, shown, total, notes)
 
@@ -282,45 +282,52 @@ def _loss_series(run: Run) -> list[Series]:
     return [s for s in run.series.values() if s.is_loss]
 
 
-def _axis_for(runs: Sequence[Run], wanted: str) -> tuple[str, list[str]]:
+@dataclasses.dataclass(frozen=True)
+class _Axis:
+    """What the x axis shows: step, epoch, or time since the start in a readable unit."""
+
+    name: str = "step"
+    seconds_per_unit: float = 1.0
+    unit: str = "s"
+
+    @property
+    def title(self) -> str:
+        return f"time since start ({self.unit})" if self.name == "time" else self.name
+
+    def of(self, series: Series) -> np.ndarray:
+        if self.name == "epoch" and series.epochs is not None:
+            return series.epochs
+        if self.name == "time" and series.times is not None:
+            return series.times / self.seconds_per_unit
+        return series.steps.astype(np.float64)
+
+
+def _axis_for(runs: Sequence[Run], wanted: str) -> tuple[_Axis, list[str]]:
     if wanted not in AXES:
         raise ValueError(f"x must be one of {', '.join(AXES)}, not {wanted!r}")
     if wanted == "step":
-        return "step", []
+        return _Axis(), []
     attribute = "epochs" if wanted == "epoch" else "times"
     missing = [
         _label(r) for r in runs if any(getattr(s, attribute) is None for s in _loss_series(r))
     ]
     if missing:
-        return "step", [f"No {wanted} logged in {', '.join(missing)}: drawn against step."]
-    return wanted, []
-
-
-def _time_unit(runs_max_seconds: float) -> tuple[float, str]:
-    if runs_max_seconds >= 3 * 3600:
-        return 3600.0, "h"
-    if runs_max_seconds >= 180:
-        return 60.0, "min"
-    return 1.0, "s"
-
-
-def _x_of(series: Series, axis: str) -> np.ndarray:
-    if axis == "epoch" and series.epochs is not None:
-        return series.epochs
-    if axis == "time" and series.times is not None:
-        return series.times / 3600.0
-    return series.steps.astype(np.float64)
-
-
-def _axis_title(axis: str) -> str:
-    return {"step": "step", "epoch": "epoch", "time": "time since start (h)"}[axis]
+        return _Axis(), [f"No {wanted} logged in {', '.join(missing)}: drawn against step."]
+    if wanted == "epoch":
+        return _Axis("epoch"), []
+    longest = max(float(np.nanmax(s.times)) for r in runs for s in _loss_series(r))
+    if longest >= 3 * 3600:
+        return _Axis("time", 3600.0, "h"), []
+    if longest >= 180:
+        return _Axis("time", 60.0, "min"), []
+    return _Axis("time"), []
 
 
 def _add_series(
     figure: go.Figure,
     series: Series,
     *,
-    axis: str,
+    axis: _Axis,
     name: str,
     colour: str,
     smoothing: float | None,
@@ -332,7 +339,7 @@ def _add_series(
 ) -> tuple[int, int]:
     """Add one series' traces; returns (points drawn, points logged)."""
     where = {"row": row, "col": 1} if row else {}
-    xs, values = _x_of(series, axis), series.values
+    xs, values = axis.of(series), series.values
     visible = np.isfinite(values)
     if log_y:
         view = log_axis(values)
@@ -419,8 +426,8 @@ def _mark_non_finite(
     )
 
 
-def epoch_boundaries(series: Series, axis: str = "step") -> list[tuple[int, float]]:
-    """(epoch, x) where each whole epoch ends inside the run, on the chosen axis."""
+def epoch_boundaries(series: Series) -> list[tuple[int, float]]:
+    """(epoch, step) where each whole epoch ends inside the run, the step interpolated."""
     if series.epochs is None:
         return []
     known = np.isfinite(series.epochs)
@@ -428,24 +435,20 @@ def epoch_boundaries(series: Series, axis: str = "step") -> list[tuple[int, floa
     if epochs.size < 2 or np.any(np.diff(epochs) < 0):
         return []
     whole = range(max(1, math.ceil(epochs[0])), math.ceil(epochs[-1] - 1e-9))
-    marks = []
-    for epoch in whole:
-        if axis == "epoch":
-            marks.append((epoch, float(epoch)))
-        elif axis == "time" and series.times is not None:
-            marks.append((epoch, float(np.interp(epoch, epochs, series.times[known])) / 3600.0))
-        else:
-            marks.append((epoch, float(np.interp(epoch, epochs, steps))))
-    return marks
+    return [(epoch, float(np.interp(epoch, epochs, steps))) for epoch in whole]
 
 
-def _mark_epochs(figure: go.Figure, run: Run, axis: str, notes: list[str], several: bool) -> None:
+def _mark_epochs(figure: go.Figure, run: Run, axis: _Axis, notes: list[str], several: bool) -> None:
     main = run.loss
-    marks = epoch_boundaries(main, axis) if main is not None else []
+    marks = epoch_boundaries(main) if main is not None else []
     if not marks:
         return
     every = max(1, math.ceil(len(marks) / 30))  # 131 epochs would hide the curve behind lines
-    shown = marks[every - 1 :: every]
+    if axis.name == "epoch":
+        positions = [float(epoch) for epoch, _ in marks]
+    else:
+        positions = np.interp([step for _, step in marks], main.steps, axis.of(main)).tolist()
+    shown = [(epoch, x) for (epoch, _), x in zip(marks, positions, strict=True)][every - 1 :: every]
     line = {"dash": "dot", "width": 1, "color": "#999999"}
     # One layout update for all lines: add_vline per line re-validates the layout each time.
     figure.update_layout(

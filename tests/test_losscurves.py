@@ -171,7 +171,16 @@ def test_overlaid_runs_and_gradient_accumulation_flag() -> None:
     assert {t.name for t in chart.figure.data} >= {"a.csv · train_loss", "b.csv · train_loss"}
 
 
-def test_epoch_boundaries_on_each_axis() -> None:
+def test_epoch_boundaries_on_each_axis(shared_dir: Path) -> None:
     series = _run("a.csv", None).series["train_loss"]
     assert epoch_boundaries(series) == [(1, 50.0)]
-    assert epoch_boundaries(series, "epoch") == [(1, 1.0)]
+
+    run = read_run(
+        shared_dir / LOGS / "llamafactory_trainer_log__mistral7b_lora_4ep_no_eval__syGOAT.jsonl"
+    )
+    by_time = loss_chart(run, x="time").figure
+    assert by_time.layout.xaxis.title.text == "time since start (h)"
+    assert max(by_time.data[0].x) == pytest.approx((5 * 3600 + 39 * 60 + 46) / 3600)
+    assert [a.text for a in by_time.layout.annotations] == ["epoch 1", "epoch 2", "epoch 3"]
+    by_epoch = loss_chart(run, x="epoch").figure
+    assert [s.x0 for s in by_epoch.layout.shapes] == [1.0, 2.0, 3.0]
