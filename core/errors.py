@@ -77,7 +77,9 @@ class UnsafeSQL(QuarryError):
 
 
 class UnknownObject(UnsafeSQL):
-    hint_default = "Check the names against the schema in the sidebar; names are matched case-insensitively."
+    hint_default = (
+        "Check the names against the schema in the sidebar; names are matched case-insensitively."
+    )
 
     def __init__(
         self,

@@ -20,7 +20,9 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("QUARRY_SHARED_DIR", ROOT.parent / "shared"))
 MYSQL_URL = os.environ.get("QUARRY_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/")
-PG_URL = os.environ.get("QUARRY_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+PG_URL = os.environ.get(
+    "QUARRY_TEST_PG_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
 
 
 def need(ok: bool, reason: str, require_env: str) -> None:
@@ -58,8 +60,8 @@ def mysql_server_url() -> str:
 
 
 def mysql_db_url(server_url: str, database: str) -> str:
-    return sa.engine.make_url(server_url).set(database=database).render_as_string(
-        hide_password=False
+    return (
+        sa.engine.make_url(server_url).set(database=database).render_as_string(hide_password=False)
     )
 
 
@@ -76,9 +78,21 @@ def _database_exists(server_url: str, name: str) -> bool:
 
 def _load_script(server_url: str, *scripts: Path) -> None:
     client = shutil.which("mariadb") or shutil.which("mysql")
-    need(client is not None, "no mariadb/mysql client to load sample databases", "QUARRY_REQUIRE_MYSQL")
+    need(
+        client is not None,
+        "no mariadb/mysql client to load sample databases",
+        "QUARRY_REQUIRE_MYSQL",
+    )
     url = sa.engine.make_url(server_url)
-    args = [client, "-h", url.host or "127.0.0.1", "-P", str(url.port or 3306), "-u", url.username or "root"]
+    args = [
+        client,
+        "-h",
+        url.host or "127.0.0.1",
+        "-P",
+        str(url.port or 3306),
+        "-u",
+        url.username or "root",
+    ]
     env = dict(os.environ)
     if url.password:
         env["MYSQL_PWD"] = url.password
@@ -91,7 +105,9 @@ def _load_script(server_url: str, *scripts: Path) -> None:
 def chinook_url(mysql_server_url: str, shared_dir: Path) -> str:
     """Chinook in MariaDB, loaded from the shared script when it is missing."""
     if not _database_exists(mysql_server_url, "Chinook"):
-        _load_script(mysql_server_url, shared_dir / "data/sample-databases/chinook/Chinook_MySql.sql")
+        _load_script(
+            mysql_server_url, shared_dir / "data/sample-databases/chinook/Chinook_MySql.sql"
+        )
     return mysql_db_url(mysql_server_url, "Chinook")
 
 

@@ -27,11 +27,14 @@ def cases(relative: str, where=None) -> list:
     return [pytest.param(row, id=str(row.get("id", i))) for i, row in enumerate(rows)]
 
 
-def local_cases(relative: str) -> list:
-    """pytest params for a JSONL file inside tests/."""
-    path = Path(__file__).parent / relative
+def local_cases(name: str) -> list:
+    """pytest params for tests/cases/<name>; a case's id is its "id", else its file's tail."""
+    path = Path(__file__).parent / "cases" / name
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [pytest.param(row, id=str(row.get("id", i))) for i, row in enumerate(rows)]
+    return [
+        pytest.param(row, id=str(row.get("id") or row.get("file", str(i)).split("__")[-1]))
+        for i, row in enumerate(rows)
+    ]
 
 
 def present(case) -> dict:
