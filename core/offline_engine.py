@@ -715,7 +715,10 @@ class _Builder:
                 table = self.schema.table(gtable)
                 labels = label_columns(table)
                 for label in labels:
-                    select.append(self.col(gtable, label.name))
+                    column = self.col(gtable, label.name)
+                    # "Name" alone does not say whose name; the table does.
+                    generic = label.name.lower() in ("name", "title") and len(labels) == 1
+                    select.append(exp.alias_(column, _snake(gtable)) if generic else column)
                 for pk in table.primary_key:
                     if pk not in {c.name for c in labels}:
                         group_by.append(self.col(gtable, pk))
