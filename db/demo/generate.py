@@ -474,7 +474,7 @@ class _Draw:
                     "_day": day,
                     "foc_dt": foc,
                     "status": status,
-                    "sales_rep": rep,
+                    "salesperson": rep,
                 }
             )
 

@@ -204,7 +204,7 @@ orders = sa.Table(
         info=meaning("firm order commitment date: the delivery date the carrier committed to"),
     ),
     sa.Column("status", sa.String(12), nullable=False),
-    sa.Column("sales_rep", sa.String(40), nullable=False),
+    sa.Column("salesperson", sa.String(40), nullable=False),
 )
 
 invoices = sa.Table(
