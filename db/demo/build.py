@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +24,9 @@ DEMO_VERSION = 1
 BACKENDS = ("sqlite", "mysql", "mariadb", "postgresql")
 BATCH_ROWS = 5000
 
+# Sessions of one server that open their first page together wait for one build, not start many.
+_build_lock = threading.Lock()
+
 
 def ensure_demo(
     path: Path | None = None, *, force: bool = False, settings: Settings | None = None
@@ -35,9 +39,13 @@ def ensure_demo(
     settings = settings or Settings.load()
     path = Path(path or settings.demo_path).resolve()
     url = f"sqlite:///{path}"
-    if not force and _is_current(path):
-        return url
+    with _build_lock:
+        if force or not _is_current(path):
+            _build(path, settings)
+    return url
 
+
+def _build(path: Path, settings: Settings) -> None:
     started = time.perf_counter()
     # A name of its own per build, so two builders never write into the same file.
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
@@ -55,7 +63,6 @@ def ensure_demo(
         temporary.unlink(missing_ok=True)
 
     logger.info("Built the demo database at %s in %.2f s", path, time.perf_counter() - started)
-    return url
 
 
 def _is_current(path: Path) -> bool:
@@ -111,7 +118,7 @@ def load_into(url: str, *, replace: bool = False, settings: Settings | None = No
             if existing and not replace:
                 raise BadInput(
                     f"{shown} already has demo tables: {', '.join(existing)}.",
-                    hint="Use --force to replace them, or name an empty database.",
+                    hint="Replace them (--force, or replace=True), or name an empty database.",
                 )
             try:
                 _fill(conn, demo.rows, drop_first=bool(existing))
