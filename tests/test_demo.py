@@ -379,6 +379,19 @@ def test_load_into_mariadb(demo_url: str, scratch_mysql: str) -> None:
     assert [k["referred_table"] for k in keys] == ["circuits"]
 
 
+@pytest.mark.mysql
+def test_load_into_a_mariadb_url(scratch_mysql: str) -> None:
+    # SQLAlchemy names the dialect "mariadb" for these URLs; the orphans must get in all the same.
+    url = sa.engine.make_url(scratch_mysql).set(drivername="mariadb+pymysql")
+    load_into(url.render_as_string(hide_password=False))
+
+    orphans = _rows(
+        scratch_mysql,
+        "SELECT COUNT(*) FROM tickets WHERE ckt_id NOT IN (SELECT ckt_id FROM circuits)",
+    )
+    assert orphans[0][0] > 0
+
+
 @pytest.fixture()
 def scratch_pg(pg_server_url: str):
     """A fresh PostgreSQL database for one test, dropped afterwards."""

@@ -103,7 +103,6 @@ def load_into(url: str, *, replace: bool = False, settings: Settings | None = No
     settings = settings or Settings.load()
     engine = _engine(url, settings)
     shown = engine.url.render_as_string(hide_password=True)
-    demo = generate()
 
     started = time.perf_counter()
     try:
@@ -114,13 +113,14 @@ def load_into(url: str, *, replace: bool = False, settings: Settings | None = No
                 f"Could not connect to {shown}: {_first_line(exc.orig)}", url=shown
             ) from exc
         with conn:
-            existing = sorted(set(sa.inspect(conn).get_table_names()) & set(metadata.tables))
-            if existing and not replace:
-                raise BadInput(
-                    f"{shown} already has demo tables: {', '.join(existing)}.",
-                    hint="Replace them (--force, or replace=True), or name an empty database.",
-                )
             try:
+                existing = sorted(set(sa.inspect(conn).get_table_names()) & set(metadata.tables))
+                if existing and not replace:
+                    raise BadInput(
+                        f"{shown} already has demo tables: {', '.join(existing)}.",
+                        hint="Replace them (--force, or replace=True), or name an empty database.",
+                    )
+                demo = generate()
                 _fill(conn, demo.rows, drop_first=bool(existing))
             except sa.exc.DBAPIError as exc:
                 raise QueryFailed(
@@ -144,7 +144,7 @@ def _fill(conn: sa.Connection, rows: dict[str, list[dict]], *, drop_first: bool)
         fk for fk in metadata.tables["tickets"].foreign_key_constraints if fk.name == ORPHANED_FK
     )
     # Some tickets point at circuits that are not there, on purpose; the server must let them in.
-    if backend == "mysql":  # MariaDB too
+    if backend in ("mysql", "mariadb"):
         conn.exec_driver_sql("SET FOREIGN_KEY_CHECKS = 0")
     elif backend == "sqlite":
         conn.exec_driver_sql("PRAGMA foreign_keys = OFF")
