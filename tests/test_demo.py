@@ -446,6 +446,15 @@ def test_cli_prints_the_url_last(tmp_path: Path) -> None:
     assert path.is_file()
 
 
+def test_cli_loads_into_a_url_and_prints_it_last(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'target.sqlite'}"
+    done = _cli("--url", url)
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == url
+    assert _rows(url, "SELECT COUNT(*) FROM plans") == [(24,)]
+
+
 def test_cli_builds_in_the_data_dir_by_default(tmp_path: Path) -> None:
     done = _cli(env={**os.environ, "QUARRY_DATA_DIR": str(tmp_path)})
 
