@@ -52,8 +52,9 @@ class DelayProxy:
             server = socket.create_connection(self.upstream)
             for sock in (client, server):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            threading.Thread(target=self._pipe, args=(client, server, self.delay_s),
-                             daemon=True).start()
+            threading.Thread(
+                target=self._pipe, args=(client, server, self.delay_s), daemon=True
+            ).start()
             threading.Thread(target=self._pipe, args=(server, client, 0.0), daemon=True).start()
 
     @staticmethod
@@ -137,8 +138,10 @@ def main() -> None:
         remote_inspector_s, _ = best_of(args.runs, read_with_inspector, remote, name)
         assert bulk_n == inspector_n == TABLES * COLUMNS, (bulk_n, inspector_n)
         print(f"direct: bulk {bulk_s:.3f} s, inspector {inspector_s:.3f} s")
-        print(f"through the {DELAY_S * 1000:.0f} ms proxy: bulk {remote_bulk_s:.3f} s, "
-              f"inspector {remote_inspector_s:.3f} s")
+        print(
+            f"through the {DELAY_S * 1000:.0f} ms proxy: bulk {remote_bulk_s:.3f} s, "
+            f"inspector {remote_inspector_s:.3f} s"
+        )
         direct.dispose()
         remote.dispose()
     finally:
@@ -146,14 +149,18 @@ def main() -> None:
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP DATABASE IF EXISTS `{name}`")
         admin.dispose()
-    print(json.dumps({
-        "bulk_s": round(bulk_s, 4),
-        "inspector_s": round(inspector_s, 4),
-        "direct_ratio": round(inspector_s / bulk_s, 2),
-        "remote_bulk_s": round(remote_bulk_s, 4),
-        "remote_inspector_s": round(remote_inspector_s, 4),
-        "remote_ratio": round(remote_inspector_s / remote_bulk_s, 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "bulk_s": round(bulk_s, 4),
+                "inspector_s": round(inspector_s, 4),
+                "direct_ratio": round(inspector_s / bulk_s, 2),
+                "remote_bulk_s": round(remote_bulk_s, 4),
+                "remote_inspector_s": round(remote_inspector_s, 4),
+                "remote_ratio": round(remote_inspector_s / remote_bulk_s, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -52,8 +52,12 @@ def _open(args: argparse.Namespace, settings: Settings):
 def _ask_arguments(parser: argparse.ArgumentParser) -> None:
     _url_arguments(parser)
     parser.add_argument("question", help="the question, in plain English")
-    parser.add_argument("--engine", choices=("offline", "openai"), default=None,
-                        help="offline (default without an API key) or openai")
+    parser.add_argument(
+        "--engine",
+        choices=("offline", "openai"),
+        default=None,
+        help="offline (default without an API key) or openai",
+    )
     parser.add_argument("--no-history", action="store_true", help="do not save the run")
 
 
@@ -109,8 +113,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     data = report.to_json()
     text = "\n".join(
         [f"{r['id']}\t{r['status']}\t{r['sql'] or ''}".replace("\n", " ") for r in data["results"]]
-        + [f"accuracy {data['accuracy']:.3f}: {data['correct']} correct of {data['cases']}, "
-           f"{data['answered']} answered"]
+        + [
+            f"accuracy {data['accuracy']:.3f}: {data['correct']} correct of {data['cases']}, "
+            f"{data['answered']} answered"
+        ]
     )
     emit(args, data, text)
     return 0
@@ -129,26 +135,56 @@ def cmd_guard(args: argparse.Namespace, settings: Settings) -> int:
     from core.guard import verdict
 
     target = _open(args, settings)
-    judge = lambda sql: verdict(sql, target.schema, dialect=target.dialect,  # noqa: E731
-                                row_cap=settings.row_limit)
+
+    def judge(sql: str) -> tuple[str, str]:
+        return verdict(sql, target.schema, dialect=target.dialect, row_cap=settings.row_limit)
+
     if args.sql is not None:
         result, reason = judge(args.sql)
-        data = {"verdict": result, "reason": reason if result == "reject" else "",
-                "sql": reason if result == "allow" else None}
+        data = {
+            "verdict": result,
+            "reason": reason if result == "reject" else "",
+            "sql": reason if result == "allow" else None,
+        }
         emit(args, data, f"{result}: {reason}")
         return 0
     results = []
     for case in load_guard_cases(args.cases):
         result, reason = judge(case["sql"])
-        results.append({"id": case["id"], "expected": case.get("verdict"), "verdict": result,
-                        "reason": reason if result == "reject" else ""})
+        results.append(
+            {
+                "id": case["id"],
+                "expected": case.get("verdict"),
+                "verdict": result,
+                "reason": reason if result == "reject" else "",
+            }
+        )
     agree = sum(r["expected"] == r["verdict"] for r in results)
     data = {"cases": len(results), "agree": agree, "results": results}
     text = "\n".join(
-        [f"{r['id']}\t{r['verdict']}\t{'ok' if r['expected'] == r['verdict'] else 'DISAGREES'}\t"
-         f"{r['reason']}" for r in results] + [f"{agree} of {len(results)} agree"]
+        [
+            f"{r['id']}\t{r['verdict']}\t{'ok' if r['expected'] == r['verdict'] else 'DISAGREES'}\t"
+            f"{r['reason']}"
+            for r in results
+        ]
+        + [f"{agree} of {len(results)} agree"]
     )
     emit(args, data, text)
+    return 0
+
+
+def _loss_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="trainer_state.json, trainer_log.jsonl, a CSV or event file")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+@command("loss-report", _loss_arguments)
+def cmd_loss_report(args: argparse.Namespace, settings: Settings) -> int:
+    """Read a training log and say whether the run converged."""
+    from core.loss_report import loss_report, report_text
+
+    report = loss_report(args.file)
+    emit(args, report, report_text(report))
     return 0
 
 
@@ -163,8 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
     logging.getLogger("sqlglot").setLevel(logging.ERROR)
     parser = build_parser()
     args = parser.parse_args(argv)

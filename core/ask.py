@@ -25,9 +25,9 @@ from core.errors import (
     Declined,
     ModelUnavailable,
     NoSQLInAnswer,
+    QuarryError,
     QueryFailed,
     QueryTimeout,
-    QuarryError,
     UnsafeSQL,
 )
 from core.execute import QueryResult, run_query
@@ -203,13 +203,18 @@ def ask(
     result.duration_ms = (time.perf_counter() - started) * 1000
     logger.info(
         "Asked %r with %s: %s, %d rows in %.0f ms",
-        question[:80], label, result.status, result.row_count, result.duration_ms,
+        question[:80],
+        label,
+        result.status,
+        result.row_count,
+        result.duration_ms,
     )
     return result
 
 
-def _ask_offline(result: AskResult, target: Target, settings: Settings,
-                 glossary: Glossary | None, cap: int) -> None:
+def _ask_offline(
+    result: AskResult, target: Target, settings: Settings, glossary: Glossary | None, cap: int
+) -> None:
     answer = offline_engine.generate(
         result.question,
         target.schema,
@@ -224,9 +229,17 @@ def _ask_offline(result: AskResult, target: Target, settings: Settings,
     _fill(result, checked, _execute(checked, target, settings, cap))
 
 
-def _ask_model(result: AskResult, target: Target, settings: Settings, glossary: Glossary | None,
-               template: str, examples: list[Example] | None, client: Any, model: str | None,
-               cap: int) -> None:
+def _ask_model(
+    result: AskResult,
+    target: Target,
+    settings: Settings,
+    glossary: Glossary | None,
+    template: str,
+    examples: list[Example] | None,
+    client: Any,
+    model: str | None,
+    cap: int,
+) -> None:
     client = client or make_client(settings)
     context = select_context(
         result.question,
@@ -237,8 +250,14 @@ def _ask_model(result: AskResult, target: Target, settings: Settings, glossary: 
         values=target.values(),
     )
     result.context_note = context.note
-    messages = render(template, server=target.server, schema_text=context.text,
-                      question=result.question, glossary=glossary, examples=examples)
+    messages = render(
+        template,
+        server=target.server,
+        schema_text=context.text,
+        question=result.question,
+        glossary=glossary,
+        examples=examples,
+    )
     for attempt in range(settings.max_repairs + 1):
         reply = complete(client, settings, messages, model=model)
         result.prompt_tokens += reply.prompt_tokens

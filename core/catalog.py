@@ -38,7 +38,9 @@ def stored_connections(settings: Settings) -> list[ConnectionSpec]:
     with session_scope(settings.store_url) as session:
         rows = session.scalars(sa.select(SavedConnection).order_by(SavedConnection.name)).all()
         saved = [(r.name, r.url) for r in rows]
-    return [ConnectionSpec(name, with_password(name, url, settings), "store") for name, url in saved]
+    return [
+        ConnectionSpec(name, with_password(name, url, settings), "store") for name, url in saved
+    ]
 
 
 def all_connections(settings: Settings) -> list[ConnectionSpec]:

@@ -62,8 +62,7 @@ def choose_chart(frame: pd.DataFrame) -> ChartChoice:
         return ChartChoice("table", reason="one value that is not a number")
     measures = [c for c in numbers if not _looks_like_id(c, frame[c])]
     categories = [
-        c for c in columns
-        if c not in measures and c not in dates and frame[c].notna().any()
+        c for c in columns if c not in measures and c not in dates and frame[c].notna().any()
     ]
     if dates and measures:
         return ChartChoice("line", x=dates[0], y=measures[0], reason="a date and a number")

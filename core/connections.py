@@ -82,8 +82,14 @@ def without_password(url: URL | str) -> str:
     """The URL as it may be stored: no password at all."""
     parsed = make_url(url) if isinstance(url, str) else url
     # URL.set() ignores None, so the URL is rebuilt without the password.
-    bare = URL.create(parsed.drivername, username=parsed.username, host=parsed.host,
-                      port=parsed.port, database=parsed.database, query=parsed.query)
+    bare = URL.create(
+        parsed.drivername,
+        username=parsed.username,
+        host=parsed.host,
+        port=parsed.port,
+        database=parsed.database,
+        query=parsed.query,
+    )
     return bare.render_as_string(hide_password=False)
 
 
@@ -123,7 +129,7 @@ def _url_from_fields(name: str, table: Mapping[str, Any]) -> URL:
     if not dialect:
         raise BadURL(
             f"[connections.{name}] in secrets has neither 'url' nor 'dialect'.",
-            hint="Give url = \"mysql+pymysql://user@host/db\" or the fields dialect, host, "
+            hint='Give url = "mysql+pymysql://user@host/db" or the fields dialect, host, '
             "port, database, username, password.",
         )
     driver = table.get("driver")
@@ -188,7 +194,12 @@ class ServerInfo:
 
     @property
     def description(self) -> str:
-        names = {"mariadb": "MariaDB", "mysql": "MySQL", "sqlite": "SQLite", "postgresql": "PostgreSQL"}
+        names = {
+            "mariadb": "MariaDB",
+            "mysql": "MySQL",
+            "sqlite": "SQLite",
+            "postgresql": "PostgreSQL",
+        }
         return f"{names[self.flavor]} {self.version}"
 
 
@@ -256,8 +267,11 @@ _READ_ONLY_ON_CONNECT = {
 
 
 _MYSQL_CONNECT_ERRORS = {
-    1045: ("The server refused the user name or password.", "Check the user and password "
-           "(secrets [connections.NAME] password, or the QUARRY_<NAME>_PASSWORD variable)."),
+    1045: (
+        "The server refused the user name or password.",
+        "Check the user and password "
+        "(secrets [connections.NAME] password, or the QUARRY_<NAME>_PASSWORD variable).",
+    ),
     1044: ("The user may not use this database.", "Grant the user SELECT on it, or pick another."),
     1049: ("The database does not exist on this server.", "Check the database name in the URL."),
     2003: ("The server did not answer.", "Check host and port, and that the server is running."),
@@ -274,7 +288,9 @@ def explain_connect_error(exc: BaseException, url: str) -> ConnectionFailed:
     if code in _MYSQL_CONNECT_ERRORS:
         message, hint = _MYSQL_CONNECT_ERRORS[code]
         return ConnectionFailed(f"Cannot connect to {masked}: {message}", hint=hint, url=masked)
-    detail = mask_text(str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__)
+    detail = mask_text(
+        str(orig).strip().splitlines()[0] if str(orig).strip() else type(orig).__name__
+    )
     lowered = detail.lower()
     if "password authentication failed" in lowered:
         hint = "Check the user and password."

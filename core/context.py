@@ -35,9 +35,11 @@ class SchemaContext:
     def note(self) -> str:
         if not self.left_out:
             return ""
-        return f"{len(self.left_out)} table(s) left out to fit the budget: " + ", ".join(
-            self.left_out[:20]
-        ) + (" …" if len(self.left_out) > 20 else "")
+        return (
+            f"{len(self.left_out)} table(s) left out to fit the budget: "
+            + ", ".join(self.left_out[:20])
+            + (" …" if len(self.left_out) > 20 else "")
+        )
 
 
 def render_table(
@@ -61,7 +63,9 @@ def render_table(
         if values is not None and column.kind == "text":
             distinct = values.distinct.get((table.name, column.name))
             if distinct is not None and distinct <= LOW_CARDINALITY:
-                examples = [v for v, _ in values.top_values(table.name, column.name, EXAMPLE_VALUES)]
+                examples = [
+                    v for v, _ in values.top_values(table.name, column.name, EXAMPLE_VALUES)
+                ]
                 if examples:
                     notes.append("e.g. " + ", ".join(repr(v) for v in examples))
         null = "" if column.nullable else " NOT NULL"
@@ -70,11 +74,13 @@ def render_table(
         parts.append((f"PRIMARY KEY ({', '.join(q(c) for c in table.primary_key)})", ""))
     for fk in table.foreign_keys:
         ref = q(fk.ref_table) if not fk.ref_schema else f"{q(fk.ref_schema)}.{q(fk.ref_table)}"
-        parts.append((
-            f"FOREIGN KEY ({', '.join(q(c) for c in fk.columns)}) "
-            f"REFERENCES {ref} ({', '.join(q(c) for c in fk.ref_columns)})",
-            "",
-        ))
+        parts.append(
+            (
+                f"FOREIGN KEY ({', '.join(q(c) for c in fk.columns)}) "
+                f"REFERENCES {ref} ({', '.join(q(c) for c in fk.ref_columns)})",
+                "",
+            )
+        )
     lines = []
     for i, (definition, comment) in enumerate(parts):
         comma = "," if i < len(parts) - 1 else ""

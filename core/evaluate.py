@@ -75,11 +75,14 @@ def _rows_equal(gold: list[tuple], pred: list[tuple], ordered: bool) -> bool:
     if not ordered:
         gold = sorted(gold, key=lambda r: tuple(_key(v) for v in r))
         pred = sorted(pred, key=lambda r: tuple(_key(v) for v in r))
-    return all(all(_same(a, b) for a, b in zip(g, p, strict=True)) for g, p in zip(gold, pred))
+    return all(
+        all(_same(a, b) for a, b in zip(g, p, strict=True)) for g, p in zip(gold, pred, strict=True)
+    )
 
 
-def results_match(gold_rows: Sequence[Sequence[Any]], pred_rows: Sequence[Sequence[Any]],
-                  *, ordered: bool = False) -> bool:
+def results_match(
+    gold_rows: Sequence[Sequence[Any]], pred_rows: Sequence[Sequence[Any]], *, ordered: bool = False
+) -> bool:
     """True when the predicted rows hold the gold rows (see the module docstring).
 
     >>> results_match([(1, "a")], [("a", 1.0000001, "extra")])
@@ -99,8 +102,11 @@ def results_match(gold_rows: Sequence[Sequence[Any]], pred_rows: Sequence[Sequen
     gold_columns = [sorted((r[i] for r in gold), key=_key) for i in range(k)]
     pred_columns = [sorted((r[j] for r in pred), key=_key) for j in range(m)]
     options = [
-        [j for j in range(m)
-         if all(_same(a, b) for a, b in zip(gold_columns[i], pred_columns[j], strict=True))]
+        [
+            j
+            for j in range(m)
+            if all(_same(a, b) for a, b in zip(gold_columns[i], pred_columns[j], strict=True))
+        ]
         for i in range(k)
     ]
     if any(not o for o in options):
@@ -137,11 +143,14 @@ def load_jsonl(path: str | Path, required: str, shape: str) -> list[dict[str, An
         try:
             case = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise BadInput(f"Line {number} of {file.name} is not JSON: {exc.msg}.",
-                           hint="Each line must be one JSON object.") from None
+            raise BadInput(
+                f"Line {number} of {file.name} is not JSON: {exc.msg}.",
+                hint="Each line must be one JSON object.",
+            ) from None
         if not isinstance(case, dict) or required not in case:
-            raise BadInput(f"Line {number} of {file.name} has no '{required}'.",
-                           hint=f"Each case is {shape}.")
+            raise BadInput(
+                f"Line {number} of {file.name} has no '{required}'.", hint=f"Each case is {shape}."
+            )
         case.setdefault("id", f"line{number}")
         cases.append(case)
     return cases
@@ -202,12 +211,18 @@ class EvalReport:
         }
 
 
-def judge(case: dict[str, Any], predicted: AskResult, target: Target,
-          settings: Settings) -> CaseResult:
+def judge(
+    case: dict[str, Any], predicted: AskResult, target: Target, settings: Settings
+) -> CaseResult:
     """Compare one prediction with the case's gold query."""
-    base = dict(id=str(case["id"]), question=case["question"], sql=predicted.sql,
-                duration_ms=predicted.duration_ms, prompt_tokens=predicted.prompt_tokens,
-                completion_tokens=predicted.completion_tokens)
+    base = dict(
+        id=str(case["id"]),
+        question=case["question"],
+        sql=predicted.sql,
+        duration_ms=predicted.duration_ms,
+        prompt_tokens=predicted.prompt_tokens,
+        completion_tokens=predicted.completion_tokens,
+    )
     if predicted.status in ("declined", "no_sql"):
         return CaseResult(status="declined", error=predicted.error, **base)
     if not predicted.ok:
@@ -216,12 +231,16 @@ def judge(case: dict[str, Any], predicted: AskResult, target: Target,
     if not gold.ok:
         return CaseResult(status="error", error=f"The gold query failed: {gold.error}", **base)
     if gold.truncated or predicted.truncated:
-        return CaseResult(status="error", error="A result has more rows than evaluation compares.",
-                          **base)
+        return CaseResult(
+            status="error", error="A result has more rows than evaluation compares.", **base
+        )
     ordered = is_ordered(case["sql"], target.dialect)
     matched = results_match(gold.rows, predicted.rows, ordered=ordered)
-    return CaseResult(status="correct" if matched else "wrong",
-                      error=None if matched else "The rows differ from the gold query's.", **base)
+    return CaseResult(
+        status="correct" if matched else "wrong",
+        error=None if matched else "The rows differ from the gold query's.",
+        **base,
+    )
 
 
 def evaluate(
@@ -242,8 +261,17 @@ def evaluate(
     for index, case in enumerate(c for c in cases if c.get("sql")):
         if should_stop is not None and should_stop():
             break
-        predicted = ask(case["question"], target, settings, engine=engine, glossary=glossary,
-                        template=template, client=client, model=model, row_cap=EVAL_ROW_CAP)
+        predicted = ask(
+            case["question"],
+            target,
+            settings,
+            engine=engine,
+            glossary=glossary,
+            template=template,
+            client=client,
+            model=model,
+            row_cap=EVAL_ROW_CAP,
+        )
         result = judge(case, predicted, target, settings)
         results.append(result)
         if on_result is not None:

@@ -166,8 +166,11 @@ def run_query(
         conn.close()
     duration = (time.perf_counter() - started) * 1000
     logger.info(
-        "Query on %s: %d rows%s in %.0f ms", server.flavor, len(rows),
-        " (truncated)" if truncated else "", duration,
+        "Query on %s: %d rows%s in %.0f ms",
+        server.flavor,
+        len(rows),
+        " (truncated)" if truncated else "",
+        duration,
     )
     return QueryResult(
         sql=sql,
@@ -177,5 +180,3 @@ def run_query(
         duration_ms=duration,
         type_codes=codes,
     )
-
-

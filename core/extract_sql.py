@@ -72,8 +72,8 @@ def _text_candidates(answer: str, dialect: str) -> Iterator[str]:
     lines = answer.splitlines()
     for index, line in enumerate(lines):
         for match in _QUERY_START.finditer(line):
-            first = line[match.start():]
-            found = _longest_query_from([first, *lines[index + 1:]], dialect)
+            first = line[match.start() :]
+            found = _longest_query_from([first, *lines[index + 1 :]], dialect)
             if found:
                 yield found
 

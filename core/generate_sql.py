@@ -66,7 +66,8 @@ def complete(
         )
     except openai.APITimeoutError:
         raise ModelUnavailable(
-            f"The model at {_where(settings)} did not answer within {settings.model_timeout_s:g} s.",
+            f"The model at {_where(settings)} did not answer within "
+            f"{settings.model_timeout_s:g} s.",
             hint="Try again, use the offline engine, or raise QUARRY_MODEL_TIMEOUT_S.",
         ) from None
     except openai.AuthenticationError:
@@ -118,6 +119,9 @@ def complete(
     )
     logger.info(
         "Model %s answered in %.0f ms (%d prompt + %d completion tokens)",
-        reply.model, duration, reply.prompt_tokens, reply.completion_tokens,
+        reply.model,
+        duration,
+        reply.prompt_tokens,
+        reply.completion_tokens,
     )
     return reply

@@ -57,8 +57,12 @@ class Glossary:
                 canonical = s.value
         found = [canonical]
         for s in self.synonyms:
-            if (s.table.lower() == t and s.column.lower() == c
-                    and s.value.lower() == canonical.lower() and s.synonym not in found):
+            if (
+                s.table.lower() == t
+                and s.column.lower() == c
+                and s.value.lower() == canonical.lower()
+                and s.synonym not in found
+            ):
                 found.append(s.synonym)
         return found
 

@@ -46,8 +46,16 @@ DENIED_FUNCTIONS = frozenset(
 )
 
 SYSTEM_SCHEMAS = frozenset(
-    {"mysql", "information_schema", "performance_schema", "sys", "pg_catalog", "sqlite_master",
-     "sqlite_schema", "sqlite_temp_master"}
+    {
+        "mysql",
+        "information_schema",
+        "performance_schema",
+        "sys",
+        "pg_catalog",
+        "sqlite_master",
+        "sqlite_schema",
+        "sqlite_temp_master",
+    }
 )
 
 _COMMANDS = {
@@ -143,7 +151,9 @@ def _refuse_by_keyword(keyword: str, sql: str, tokens) -> None:
         rule, message = _COMMANDS[keyword]
         raise _refuse(rule, message, sql)
     if keyword == "SELECT" and any(t.token_type.name == "INTO" for t in tokens):
-        raise _refuse("into", "SELECT … INTO writes the result to a file, a variable or a table.", sql)
+        raise _refuse(
+            "into", "SELECT … INTO writes the result to a file, a variable or a table.", sql
+        )
 
 
 def _keyword_of(node: exp.Expression) -> str:
@@ -175,12 +185,18 @@ def _function_name(node: exp.Func) -> str:
 def _refuse_inside(tree: exp.Expression, sql: str) -> None:
     for node in tree.walk():
         if isinstance(node, _WRITES + _DDL):
-            raise _refuse("write", f"The query contains {_keyword_of(node)}, which changes data.", sql)
+            raise _refuse(
+                "write", f"The query contains {_keyword_of(node)}, which changes data.", sql
+            )
         if isinstance(node, exp.Into):
-            raise _refuse("into", "SELECT … INTO writes the result to a file, a variable or a table.", sql)
+            raise _refuse(
+                "into", "SELECT … INTO writes the result to a file, a variable or a table.", sql
+            )
         if isinstance(node, exp.Select) and node.args.get("locks"):
             raise _refuse(
-                "lock", "FOR UPDATE / FOR SHARE / LOCK IN SHARE MODE take row locks.", sql,
+                "lock",
+                "FOR UPDATE / FOR SHARE / LOCK IN SHARE MODE take row locks.",
+                sql,
                 hint="Remove the locking clause; a read needs no locks.",
             )
         if isinstance(node, exp.PropertyEQ):
@@ -190,7 +206,8 @@ def _refuse_inside(tree: exp.Expression, sql: str) -> None:
             if name in DENIED_FUNCTIONS:
                 raise _refuse(
                     "function",
-                    f"{name}() may sleep, burn CPU, take locks or touch files, so it is not allowed.",
+                    f"{name}() may sleep, burn CPU, take locks or touch files, so it is not "
+                    "allowed.",
                     sql,
                     hint=f"Remove {name}() from the query.",
                 )
@@ -238,8 +255,10 @@ def _scope_outputs(scope: Scope) -> set[str] | None:
             expression = expression.left
     if not isinstance(expression, exp.Select):
         return None
-    if any(isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.is_star)
-           for e in expression.expressions):
+    if any(
+        isinstance(e, exp.Star) or (isinstance(e, exp.Column) and e.is_star)
+        for e in expression.expressions
+    ):
         return None
     return {name.lower() for name in expression.named_selects}
 
@@ -273,7 +292,9 @@ def _check_columns(tree: exp.Expression, resolved: dict[int, Table], sql: str) -
                 continue
             if any(v is None for v in sources.values()):
                 continue  # a source of unknown shape may offer it
-            local = set().union(*[v for v in sources.values() if v is not None]) if sources else set()
+            local = (
+                set().union(*[v for v in sources.values() if v is not None]) if sources else set()
+            )
             if name not in local and name not in aliases and name not in all_columns:
                 unknown.append(column.name)
     if unknown:
@@ -293,7 +314,9 @@ def _canonical_case(tree: exp.Expression, resolved: dict[int, Table]) -> None:
             continue
         if node.name != table.name:
             ident = node.this
-            node.set("this", exp.Identifier(this=table.name, quoted=ident.args.get("quoted", False)))
+            node.set(
+                "this", exp.Identifier(this=table.name, quoted=ident.args.get("quoted", False))
+            )
 
 
 def _literal_int(node: exp.Expression | None) -> int | None:
@@ -322,7 +345,11 @@ def _apply_limit(tree: exp.Expression, row_cap: int) -> tuple[exp.Expression, st
     asked = _literal_int(limit.expression) if isinstance(limit, exp.Limit) else None
     if limit is not None and asked is not None and asked <= row_cap:
         return tree, ""
-    note = "added" if limit is None else f"lowered from {asked if asked is not None else 'an expression'}"
+    note = (
+        "added"
+        if limit is None
+        else f"lowered from {asked if asked is not None else 'an expression'}"
+    )
     tree.set("limit", exp.Limit(expression=exp.Literal.number(row_cap)))
     probe = tree.copy()
     probe.set("limit", exp.Limit(expression=exp.Literal.number(row_cap + 1)))
@@ -361,14 +388,21 @@ def check_sql(
     except ParseError as exc:
         _refuse_by_keyword(keyword, text, tokens)
         detail = exc.errors[0]["description"] if exc.errors else str(exc)
-        raise _refuse("parse", f"The SQL could not be parsed: {detail}.", text,
-                      hint="Check the syntax, or rewrite it as a plain SELECT.") from None
+        raise _refuse(
+            "parse",
+            f"The SQL could not be parsed: {detail}.",
+            text,
+            hint="Check the syntax, or rewrite it as a plain SELECT.",
+        ) from None
     if not statements:
         raise _refuse("empty", "There is no SQL to run.", text)
     if len(statements) > 1:
-        raise _refuse("several statements",
-                      f"The text holds {len(statements)} statements; one query runs at a time.",
-                      text, hint="Run the statements one by one.")
+        raise _refuse(
+            "several statements",
+            f"The text holds {len(statements)} statements; one query runs at a time.",
+            text,
+            hint="Run the statements one by one.",
+        )
     tree = statements[0]
     _refuse_statement(tree, text)
     _refuse_inside(tree, text)

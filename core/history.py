@@ -36,8 +36,13 @@ def _entry(run: QueryRun) -> HistoryEntry:
     return HistoryEntry(**{f.name: getattr(run, f.name) for f in dataclasses.fields(HistoryEntry)})
 
 
-def record(result: AskResult, connection_name: str, *, author: str | None = None,
-           store_url: str | None = None) -> int:
+def record(
+    result: AskResult,
+    connection_name: str,
+    *,
+    author: str | None = None,
+    store_url: str | None = None,
+) -> int:
     """Save one run; returns its id."""
     with session_scope(store_url) as session:
         run = QueryRun(
@@ -58,8 +63,13 @@ def record(result: AskResult, connection_name: str, *, author: str | None = None
         return run.id
 
 
-def recent(*, connection_name: str | None = None, author: str | None = None, limit: int = 50,
-           store_url: str | None = None) -> list[HistoryEntry]:
+def recent(
+    *,
+    connection_name: str | None = None,
+    author: str | None = None,
+    limit: int = 50,
+    store_url: str | None = None,
+) -> list[HistoryEntry]:
     """The newest runs first, optionally of one connection and one author."""
     with session_scope(store_url) as session:
         query = sa.select(QueryRun).order_by(QueryRun.id.desc()).limit(limit)
@@ -77,8 +87,9 @@ def mark_good(run_id: int, good: bool = True, *, store_url: str | None = None) -
             run.marked_good = good
 
 
-def good_runs(*, connection_name: str | None = None, store_url: str | None = None,
-              limit: int = 10_000) -> list[HistoryEntry]:
+def good_runs(
+    *, connection_name: str | None = None, store_url: str | None = None, limit: int = 10_000
+) -> list[HistoryEntry]:
     """Runs marked good, with SQL that ran: material for eval sets and training data."""
     with session_scope(store_url) as session:
         query = (

@@ -52,7 +52,9 @@ def column(name: str, table: str | None, dialect: str) -> exp.Column:
     )
 
 
-def table(name: str, dialect: str, alias: str | None = None, schema: str | None = None) -> exp.Table:
+def table(
+    name: str, dialect: str, alias: str | None = None, schema: str | None = None
+) -> exp.Table:
     node = exp.Table(
         this=identifier(name, dialect), db=identifier(schema, dialect) if schema else None
     )

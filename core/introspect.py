@@ -93,7 +93,9 @@ def read_mysql_bulk(conn: sa.Connection, schemas: Sequence[str] | None = None) -
 
     tables: dict[tuple[str, str], Table] = {}
     view_problems: dict[tuple[str, str], str] = {}
-    for sch, name, ttype, rows, comment in conn.execute(_in_clause(_MYSQL_TABLES, "schemas"), params):
+    for sch, name, ttype, rows, comment in conn.execute(
+        _in_clause(_MYSQL_TABLES, "schemas"), params
+    ):
         if ttype == "VIEW":
             # A view's TABLE_COMMENT is 'VIEW', or MariaDB's reason when the view is broken.
             if comment and comment.upper() != "VIEW":
@@ -160,8 +162,8 @@ def read_with_inspector(engine: sa.Engine, schemas: Sequence[str] | None = None)
     """The schema through SQLAlchemy's inspector, one object at a time."""
     inspector = sa.inspect(engine)
     default = inspector.default_schema_name if engine.dialect.name != "sqlite" else None
-    wanted: list[str | None] = list(schemas) if schemas is not None else _inspector_schemas(
-        engine, inspector
+    wanted: list[str | None] = (
+        list(schemas) if schemas is not None else _inspector_schemas(engine, inspector)
     )
     result = Schema(backend=engine.dialect.name, default_schema=default)
     for sch in wanted:
@@ -171,8 +173,12 @@ def read_with_inspector(engine: sa.Engine, schemas: Sequence[str] | None = None)
             table = Table(name=name, schema=sch, kind=kind)
             try:
                 table.columns = [
-                    Column(c["name"], _type_text(c, engine.dialect), bool(c.get("nullable", True)),
-                           c.get("comment") or "")
+                    Column(
+                        c["name"],
+                        _type_text(c, engine.dialect),
+                        bool(c.get("nullable", True)),
+                        c.get("comment") or "",
+                    )
                     for c in inspector.get_columns(name, schema=sch)
                 ]
                 if kind == "table":

@@ -181,20 +181,21 @@ def build_lexicon(schema: Schema, glossary: Glossary | None = None) -> Lexicon:
                 lexicon.add(table_phrase + own, c_el, 1.2, "table+column")
                 lexicon.add(table_phrase + _expanded(c_words), c_el, 1.2, "table+column")
             elif len(own) > len(table_phrase):
-                rest = own[len(table_phrase):]
+                rest = own[len(table_phrase) :]
                 if rest != ("id",):
                     lexicon.add(rest, c_el, 0.8, "name")
             if len(own) > 1 and own[-1] != "id":
                 lexicon.add(own[-1:], c_el, 0.5, "head")
             meaning = glossary.meaning(table.name, column.name)
             if meaning:
-                words = [w for w in re.findall(r"[A-Za-z0-9]+", meaning.lower())
-                         if w not in STOPWORDS]
+                words = [
+                    w for w in re.findall(r"[A-Za-z0-9]+", meaning.lower()) if w not in STOPWORDS
+                ]
                 full = _phrase(words)
                 lexicon.add(full, c_el, 1.1, "glossary")
                 for size in range(2, len(full)):
                     for i in range(len(full) - size + 1):
-                        lexicon.add(full[i:i + size], c_el, 0.7, "glossary")
+                        lexicon.add(full[i : i + size], c_el, 0.7, "glossary")
                 if len(full) == 1:
                     lexicon.add(full, c_el, 1.1, "glossary")
     return lexicon
@@ -224,7 +225,7 @@ def _schema_mentions(tokens: list[Token], lexicon: Lexicon, blocked: set[int]) -
             span = set(range(i, i + size))
             if span & blocked or any(tokens[j].quoted for j in span):
                 continue
-            phrase = tuple(norms[i:i + size])
+            phrase = tuple(norms[i : i + size])
             if size == 1 and phrase[0] in STOPWORDS:
                 continue
             candidates = lexicon.lookup(phrase)
@@ -233,8 +234,9 @@ def _schema_mentions(tokens: list[Token], lexicon: Lexicon, blocked: set[int]) -
     return found
 
 
-def _value_mentions(tokens: list[Token], values: ValueIndex | None, blocked: set[int],
-                    lexicon: Lexicon) -> list[Mention]:
+def _value_mentions(
+    tokens: list[Token], values: ValueIndex | None, blocked: set[int], lexicon: Lexicon
+) -> list[Mention]:
     if values is None:
         return []
     found: list[Mention] = []
@@ -243,11 +245,13 @@ def _value_mentions(tokens: list[Token], values: ValueIndex | None, blocked: set
             span = list(range(i, i + size))
             if set(span) & blocked:
                 continue
-            words = tokens[i:i + size]
+            words = tokens[i : i + size]
             if all(t.lower in STOPWORDS or t.lower in FILLERS for t in words):
                 continue
-            if size == 1 and not words[0].quoted and (
-                words[0].lower in STOPWORDS or words[0].text.isdigit()
+            if (
+                size == 1
+                and not words[0].quoted
+                and (words[0].lower in STOPWORDS or words[0].text.isdigit())
             ):
                 continue
             text = words[0].text if size == 1 else _span_text(tokens, i, i + size)
@@ -263,7 +267,7 @@ def _span_text(tokens: list[Token], start: int, end: int) -> str:
 
 def strong_value(tokens: list[Token], mention: Mention) -> bool:
     """A value mention that should win over a schema reading of the same words."""
-    words = tokens[mention.start:mention.end]
+    words = tokens[mention.start : mention.end]
     if any(t.quoted for t in words):
         return True
     return any(t.capitalized for t in words if t.start > 0) or any(
@@ -277,7 +281,7 @@ def _choose(tokens: list[Token], mentions: list[Mention], lexicon: Lexicon) -> l
     def rank(m: Mention) -> tuple:
         length = m.end - m.start
         if m.kind == "value":
-            schema_word = all(t.norm in lexicon.words for t in tokens[m.start:m.end])
+            schema_word = all(t.norm in lexicon.words for t in tokens[m.start : m.end])
             weight = 2.0 if strong_value(tokens, m) else (0.4 if schema_word else 0.9)
         else:
             weight = m.best_score
@@ -323,7 +327,7 @@ def _coordinated(
             continue
         if tokens[m.start - 1].lower not in ("and", "or", "&") or (m.start - 2) in taken:
             continue
-        phrase = (tokens[m.start - 2].norm,) + tuple(t.norm for t in tokens[m.start + 1:m.end])
+        phrase = (tokens[m.start - 2].norm,) + tuple(t.norm for t in tokens[m.start + 1 : m.end])
         candidates = lexicon.lookup(phrase)
         if candidates:
             extra.append(Mention(m.start - 2, m.start - 1, "schema", candidates))

@@ -7,18 +7,13 @@ read.
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
 import math
-import sys
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from core.diagnose import diagnose
-from core.errors import LogFormatError
 from core.losslog import read_run
 
 logger = logging.getLogger(__name__)
@@ -58,7 +53,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _text(report: dict[str, Any]) -> str:
+def report_text(report: dict[str, Any]) -> str:
     d = report["diagnosis"]
     lines = [
         f"format: {report['format']}, {report['points']} points",
@@ -77,26 +72,3 @@ def _text(report: dict[str, Any]) -> str:
     lines += [f"advice: {a}" for a in d["advice"]]
     lines += [f"warning: {w}" for w in report["warnings"]]
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="loss-report", description="Read a training log and say whether the run converged."
-    )
-    parser.add_argument("file", help="trainer_state.json, trainer_log.jsonl, a CSV or event file")
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    args = parser.parse_args(argv)
-
-    try:
-        report = loss_report(args.file)
-    except LogFormatError as exc:
-        if args.json:
-            print(json.dumps({"error": exc.message}))
-        print(f"FAILED: {exc.explanation}", file=sys.stderr)
-        return 2
-    print(json.dumps(report, indent=2, allow_nan=False) if args.json else _text(report))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

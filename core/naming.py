@@ -20,11 +20,29 @@ import wordninja
 _DATA = Path(__file__).resolve().parent / "data"
 _CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+")
 _IRREGULAR = {
-    "people": "person", "children": "child", "men": "man", "women": "woman", "data": "data",
-    "media": "media", "series": "series", "species": "species", "criteria": "criterion",
-    "indices": "index", "analyses": "analysis", "statuses": "status", "addresses": "address",
-    "aliases": "alias", "buses": "bus", "feet": "foot", "mice": "mouse", "geese": "goose",
-    "teeth": "tooth", "leaves": "leaf", "lives": "life", "wives": "wife", "knives": "knife",
+    "people": "person",
+    "children": "child",
+    "men": "man",
+    "women": "woman",
+    "data": "data",
+    "media": "media",
+    "series": "series",
+    "species": "species",
+    "criteria": "criterion",
+    "indices": "index",
+    "analyses": "analysis",
+    "statuses": "status",
+    "addresses": "address",
+    "aliases": "alias",
+    "buses": "bus",
+    "feet": "foot",
+    "mice": "mouse",
+    "geese": "goose",
+    "teeth": "tooth",
+    "leaves": "leaf",
+    "lives": "life",
+    "wives": "wife",
+    "knives": "knife",
 }
 _IRREGULAR_PLURAL = {v: k for k, v in _IRREGULAR.items() if k != v}
 _NOT_PLURAL = ("ss", "us", "is", "ics", "ous", "news", "yes")

@@ -30,34 +30,92 @@ from core.value_index import ValueHit, ValueIndex
 ENGINE_NAME = "offline"
 
 _AGGREGATES = {
-    "total": "SUM", "sum": "SUM", "average": "AVG", "avg": "AVG", "mean": "AVG",
-    "maximum": "MAX", "max": "MAX", "highest": "MAX", "largest": "MAX", "biggest": "MAX",
-    "greatest": "MAX", "minimum": "MIN", "min": "MIN", "lowest": "MIN", "smallest": "MIN",
+    "total": "SUM",
+    "sum": "SUM",
+    "average": "AVG",
+    "avg": "AVG",
+    "mean": "AVG",
+    "maximum": "MAX",
+    "max": "MAX",
+    "highest": "MAX",
+    "largest": "MAX",
+    "biggest": "MAX",
+    "greatest": "MAX",
+    "minimum": "MIN",
+    "min": "MIN",
+    "lowest": "MIN",
+    "smallest": "MIN",
 }
 
 # Column-name words that say what a superlative adjective measures.
-_LENGTH = ("length", "duration", "millisecond", "ms", "second", "minute", "hour", "runtime", "len",
-           "mttr", "hrs")
+_LENGTH = (
+    "length",
+    "duration",
+    "millisecond",
+    "ms",
+    "second",
+    "minute",
+    "hour",
+    "runtime",
+    "len",
+    "mttr",
+    "hrs",
+)
 _PRICE = ("price", "cost", "amount", "amt", "charge", "fee", "rate", "total", "prc", "mrc", "nrc")
-_SIZE = ("size", "byte", "capacity", "bandwidth", "bw", "mbps", "quantity", "qty", "amount",
-         "total", "population", "area", "count")
+_SIZE = (
+    "size",
+    "byte",
+    "capacity",
+    "bandwidth",
+    "bw",
+    "mbps",
+    "quantity",
+    "qty",
+    "amount",
+    "total",
+    "population",
+    "area",
+    "count",
+)
 _DATE_KINDS = ("date", "datetime")
 
 # adjective words -> (direction, hint words or "date"/"birth")
 _SUPERLATIVES: dict[tuple[str, ...], tuple[str, object]] = {
-    ("longest",): ("DESC", _LENGTH), ("shortest",): ("ASC", _LENGTH),
-    ("most", "expensive"): ("DESC", _PRICE), ("priciest",): ("DESC", _PRICE),
-    ("least", "expensive"): ("ASC", _PRICE), ("cheapest",): ("ASC", _PRICE),
-    ("largest",): ("DESC", _SIZE), ("biggest",): ("DESC", _SIZE), ("smallest",): ("ASC", _SIZE),
-    ("newest",): ("DESC", "date"), ("latest",): ("DESC", "date"), ("most", "recent"): ("DESC", "date"),
-    ("earliest",): ("ASC", "date"), ("oldest",): ("ASC", "birth"), ("youngest",): ("DESC", "birth"),
-    ("highest",): ("DESC", None), ("lowest",): ("ASC", None),
+    ("longest",): ("DESC", _LENGTH),
+    ("shortest",): ("ASC", _LENGTH),
+    ("most", "expensive"): ("DESC", _PRICE),
+    ("priciest",): ("DESC", _PRICE),
+    ("least", "expensive"): ("ASC", _PRICE),
+    ("cheapest",): ("ASC", _PRICE),
+    ("largest",): ("DESC", _SIZE),
+    ("biggest",): ("DESC", _SIZE),
+    ("smallest",): ("ASC", _SIZE),
+    ("newest",): ("DESC", "date"),
+    ("latest",): ("DESC", "date"),
+    ("most", "recent"): ("DESC", "date"),
+    ("earliest",): ("ASC", "date"),
+    ("oldest",): ("ASC", "birth"),
+    ("youngest",): ("DESC", "birth"),
+    ("highest",): ("DESC", None),
+    ("lowest",): ("ASC", None),
 }
 _HINT_WORDS = {w for _, hint in _SUPERLATIVES.values() if isinstance(hint, tuple) for w in hint}
 
 _NUMBER_WORDS = {
-    "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "fifteen": 15, "twenty": 20,
+    "one": 1,
+    "two": 2,
+    "three": 3,
+    "four": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "fifteen": 15,
+    "twenty": 20,
 }
 _LIST_WORDS = {"list", "show", "display", "give", "which", "what", "who", "name", "find", "get"}
 _GROUP_WORDS = {"each", "per", "every", "by"}
@@ -97,8 +155,15 @@ class _Frame:
 class _Reader:
     """Reads one question against one schema; every method consumes tokens."""
 
-    def __init__(self, question: str, schema: Schema, lexicon: Lexicon,
-                 values: ValueIndex | None, glossary: Glossary | None, dialect: str) -> None:
+    def __init__(
+        self,
+        question: str,
+        schema: Schema,
+        lexicon: Lexicon,
+        values: ValueIndex | None,
+        glossary: Glossary | None,
+        dialect: str,
+    ) -> None:
         self.question = question
         self.schema = schema
         self.glossary = glossary or Glossary()
@@ -108,8 +173,9 @@ class _Reader:
         self.words = [t.lower for t in self.tokens]
         self.norms = [t.norm for t in self.tokens]
         self._read_intents()
-        self.linking: Linking = link(question, lexicon, values, blocked=set(self.used),
-                                     tokens=self.tokens)
+        self.linking: Linking = link(
+            question, lexicon, values, blocked=set(self.used), tokens=self.tokens
+        )
         self.mentions = self.linking.mentions
         self._read_total()
 
@@ -125,7 +191,7 @@ class _Reader:
 
     def _find(self, words: tuple[str, ...], start: int = 0) -> int:
         for i in range(start, len(self.words) - len(words) + 1):
-            if tuple(self.words[i:i + len(words)]) == words and not (
+            if tuple(self.words[i : i + len(words)]) == words and not (
                 set(range(i, i + len(words))) & self.used
             ):
                 return i
@@ -172,8 +238,11 @@ class _Reader:
             if number is None:
                 continue
             before = self.words[i - 1] if i > 0 else ""
-            if t.text.isdigit() and len(t.text) == 4 and 1800 <= number <= 2200 and (
-                before in _YEAR_PREPOSITIONS or before in ("since", "before", "after")
+            if (
+                t.text.isdigit()
+                and len(t.text) == 4
+                and 1800 <= number <= 2200
+                and (before in _YEAR_PREPOSITIONS or before in ("since", "before", "after"))
             ):
                 continue  # a year; read with the filters
             if before in ("top", "first", "which", "the", "") or i + 1 < len(self.words):
@@ -190,8 +259,9 @@ class _Reader:
         self.group_marks: list[int] = [
             i for i, w in enumerate(self.words) if w in _GROUP_WORDS and i not in self.used
         ]
-        self.list_intent = bool({"list", "show", "display", "give", "which", "what", "who"}
-                                & set(self.words))
+        self.list_intent = bool(
+            {"list", "show", "display", "give", "which", "what", "who"} & set(self.words)
+        )
 
     # -- helpers ------------------------------------------------------------------
 
@@ -210,7 +280,7 @@ class _Reader:
         return [m for m in self.mentions if m.kind == "schema"]
 
     def _span(self, m: Mention) -> str:
-        return " ".join(t.text for t in self.tokens[m.start:m.end])
+        return " ".join(t.text for t in self.tokens[m.start : m.end])
 
     def decline(self, message: str) -> Declined:
         return Declined(message)
@@ -256,10 +326,14 @@ class _Reader:
 
         self._decide(frame, columns, consumed)
         unknown = [
-            t.text for i, t in enumerate(self.tokens)
-            if i not in consumed and t.lower not in STOPWORDS and t.lower not in FILLERS
+            t.text
+            for i, t in enumerate(self.tokens)
+            if i not in consumed
+            and t.lower not in STOPWORDS
+            and t.lower not in FILLERS
             and not (t.norm in _HINT_WORDS and (frame.measure or self.superlative))
-            and t.lower not in _LIST_WORDS and t.lower not in ("name", "names")
+            and t.lower not in _LIST_WORDS
+            and t.lower not in ("name", "names")
         ]
         if unknown:
             raise self.decline(
@@ -305,8 +379,10 @@ class _Reader:
         raise self.decline("The question names no table, column or value of this database.")
 
     def _follows_group_word(self, m: Mention) -> bool:
-        return m.start > 0 and self.words[m.start - 1] in _GROUP_WORDS and (
-            m.start - 1 in self.group_marks
+        return (
+            m.start > 0
+            and self.words[m.start - 1] in _GROUP_WORDS
+            and (m.start - 1 in self.group_marks)
         )
 
     def _group_mention(self, subject_mention: Mention | None) -> Mention | None:
@@ -364,8 +440,10 @@ class _Reader:
         near = self._near_tables(frame)
         mentioned = {
             (c.element.table, c.element.column)
-            for mm in self._schema_mentions() for c in mm.columns()
+            for mm in self._schema_mentions()
+            for c in mm.columns()
         }
+
         def distance(h: ValueHit) -> tuple[int, int]:
             path = join_path(self.schema, frame.subject.name, h.table)
             if path is None:
@@ -403,8 +481,11 @@ class _Reader:
             if len(dates) != 1:
                 raise self.decline(
                     f"'{year}' is a year, but {frame.subject.name} has "
-                    + ("no date column." if not dates else
-                       "several date columns: " + ", ".join(c.name for c in dates) + ".")
+                    + (
+                        "no date column."
+                        if not dates
+                        else "several date columns: " + ", ".join(c.name for c in dates) + "."
+                    )
                 )
             years.append((frame.subject.name, dates[0].name, year))
             consumed.add(i)
@@ -422,15 +503,20 @@ class _Reader:
         if not isinstance(hint, tuple):
             return None
         fitting = [
-            c for c in table.columns
-            if c.is_numeric and not _is_key(table, c)
-            and any(w in {x.lower() for x in _words(c.name)} or c.name.lower().startswith(w)
-                    for w in hint)
+            c
+            for c in table.columns
+            if c.is_numeric
+            and not _is_key(table, c)
+            and any(
+                w in {x.lower() for x in _words(c.name)} or c.name.lower().startswith(w)
+                for w in hint
+            )
         ]
         return fitting[0] if len(fitting) == 1 else None
 
-    def _decide(self, frame: _Frame, columns: list[tuple[Mention, tuple[str, str]]],
-                consumed: set[int]) -> None:
+    def _decide(
+        self, frame: _Frame, columns: list[tuple[Mention, tuple[str, str]]], consumed: set[int]
+    ) -> None:
         numeric = [c for _, c in columns if self._is_numeric(c)]
         hint_words = [i for i, t in enumerate(self.tokens) if t.norm in _HINT_WORDS]
         if self.limit is not None:
@@ -456,16 +542,23 @@ class _Reader:
                 measure = (frame.subject.name, column.name)
             frame.direction = direction
             frame.measure = measure
-            entity = self.words[0] in ("which", "who", "list", "show") or (
-                self._subject_mention is not None
-                and self._subject_mention.start < self.superlative_at
-                and self.words[0] != "what"
-            ) or (
-                self._subject_mention is not None and self.aggregate is None
-                and hint is not None and not numeric
+            entity = (
+                self.words[0] in ("which", "who", "list", "show")
+                or (
+                    self._subject_mention is not None
+                    and self._subject_mention.start < self.superlative_at
+                    and self.words[0] != "what"
+                )
+                or (
+                    self._subject_mention is not None
+                    and self.aggregate is None
+                    and hint is not None
+                    and not numeric
+                )
             )
-            if frame.group is not None or (self.words[0] == "which" and columns and
-                                           not self._is_numeric(columns[0][1])):
+            if frame.group is not None or (
+                self.words[0] == "which" and columns and not self._is_numeric(columns[0][1])
+            ):
                 if frame.group is None:
                     frame.group = columns[0][1]
                 frame.action = "aggregate"
@@ -483,7 +576,8 @@ class _Reader:
         if self.rank is not None:
             # "the artist with the most albums": count the other table per subject
             counted = [
-                mm for mm in self._schema_mentions()
+                mm
+                for mm in self._schema_mentions()
                 if mm.start > self.rank_at and mm.tables() and mm is not self._subject_mention
             ]
             if frame.group is None and counted and self._subject_mention is not None:
@@ -538,8 +632,12 @@ class _Reader:
         found = table.column(column[1]) if table else None
         return bool(found and found.is_numeric and not _is_key(table, found))
 
-    def _requested(self, frame: _Frame, columns: list[tuple[Mention, tuple[str, str]]],
-                   exclude: set | None = None) -> list[tuple[str, str]]:
+    def _requested(
+        self,
+        frame: _Frame,
+        columns: list[tuple[Mention, tuple[str, str]]],
+        exclude: set | None = None,
+    ) -> list[tuple[str, str]]:
         exclude = exclude or set()
         filters = {(f.table, f.column) for f in frame.filters}
         chosen = [c for _, c in columns if c not in exclude and c not in filters]
@@ -642,7 +740,9 @@ class _Builder:
 
     def _alias(self, table: str) -> str:
         if table not in self.aliases:
-            base = "".join(w[0] for w in re.findall(r"[A-Z][a-z]*|[a-z]+|\d+", table)).lower() or "t"
+            base = (
+                "".join(w[0] for w in re.findall(r"[A-Z][a-z]*|[a-z]+|\d+", table)).lower() or "t"
+            )
             alias, n = base, 2
             while alias in self.aliases.values() or identifiers.needs_quotes(alias, "mysql"):
                 alias, n = f"{base}{n}", n + 1
@@ -654,9 +754,7 @@ class _Builder:
 
     def need(self, table: str) -> None:
         subject = self.frame.subject.name
-        if table == subject or table in self.aliases and any(
-            t == table for t, _ in self.joins
-        ):
+        if table == subject or table in self.aliases and any(t == table for t, _ in self.joins):
             return
         path = join_path(self.schema, subject, table)
         if path is None:
@@ -735,8 +833,11 @@ class _Builder:
                 value = exp.Count(this=exp.Distinct(expressions=[self.col(*f.distinct_count)]))
                 alias = f"{f.distinct_count[1]}_count"
             elif self.fans_out and subject.primary_key:
-                value = exp.Count(this=exp.Distinct(
-                    expressions=[self.col(subject.name, pk) for pk in subject.primary_key]))
+                value = exp.Count(
+                    this=exp.Distinct(
+                        expressions=[self.col(subject.name, pk) for pk in subject.primary_key]
+                    )
+                )
                 alias = f"{_snake(subject.name)}_count"
             else:
                 value = exp.Count(this=exp.Star())
@@ -760,12 +861,15 @@ class _Builder:
             for table, column in f.select:
                 select.append(self.col(table, column))
 
-        query = exp.select(*select).from_(identifiers.table(subject.name, self.dialect,
-                                                            alias=self._alias(subject.name)
-                                                            if self.joins else None))
+        query = exp.select(*select).from_(
+            identifiers.table(
+                subject.name, self.dialect, alias=self._alias(subject.name) if self.joins else None
+            )
+        )
         for table, on in self.joins:
-            query = query.join(identifiers.table(table, self.dialect, alias=self.aliases[table]),
-                               on=on)
+            query = query.join(
+                identifiers.table(table, self.dialect, alias=self.aliases[table]), on=on
+            )
         for condition in where:
             query = query.where(condition)
         if group_by:
@@ -797,17 +901,24 @@ def _reading(frame: _Frame) -> str:
     parts = []
     what = frame.subject.name
     if frame.action == "count":
-        parts.append(f"count {what} rows" if not frame.distinct_count
-                     else f"count distinct {'.'.join(frame.distinct_count)}")
+        parts.append(
+            f"count {what} rows"
+            if not frame.distinct_count
+            else f"count distinct {'.'.join(frame.distinct_count)}"
+        )
     elif frame.action == "aggregate":
         parts.append(f"{frame.aggregate} of {'.'.join(frame.measure)}")
     elif frame.action == "superlative":
-        parts.append(f"{what} ordered by {'.'.join(frame.measure)} "
-                     f"{'descending' if frame.direction == 'DESC' else 'ascending'}")
+        parts.append(
+            f"{what} ordered by {'.'.join(frame.measure)} "
+            f"{'descending' if frame.direction == 'DESC' else 'ascending'}"
+        )
     else:
         parts.append(f"list {', '.join('.'.join(c) for c in frame.select)}")
     for flt in frame.filters:
-        parts.append(f"where {flt.table}.{flt.column} is {' or '.join(repr(v) for v in flt.values)}")
+        parts.append(
+            f"where {flt.table}.{flt.column} is {' or '.join(repr(v) for v in flt.values)}"
+        )
     for table, column, year in frame.years:
         parts.append(f"in {year} by {table}.{column}")
     if frame.group:

@@ -49,7 +49,7 @@ def glossary_text(glossary: Glossary | None) -> str:
         lines.append(f"- In {s.table}.{s.column}, '{s.synonym}' means the value '{s.value}'.")
     for t in glossary.terms:
         where = f" (table {t.table})" if t.table else ""
-        lines.append(f"- \"{t.term}\"{where} means: {t.definition}")
+        lines.append(f'- "{t.term}"{where} means: {t.definition}')
     return "\n".join(lines) + "\n"
 
 
@@ -92,7 +92,10 @@ def render(
     text = template.format(**values)
     if "\n---\n" in text:
         system, user = text.split("\n---\n", 1)
-        return [{"role": "system", "content": system.strip()}, {"role": "user", "content": user.strip()}]
+        return [
+            {"role": "system", "content": system.strip()},
+            {"role": "user", "content": user.strip()},
+        ]
     return [{"role": "user", "content": text.strip()}]
 
 

@@ -20,8 +20,13 @@ _KIND_PATTERNS = (
     ("time", re.compile(r"^(time|interval)")),
     ("json", re.compile(r"^(json|jsonb)")),
     ("binary", re.compile(r"^(blob|tinyblob|mediumblob|longblob|binary|varbinary|bytea|bit)")),
-    ("text", re.compile(r"^(char|varchar|nchar|nvarchar|text|tinytext|mediumtext|longtext|"
-                        r"character|string|enum|set|clob|citext|uuid|national)")),
+    (
+        "text",
+        re.compile(
+            r"^(char|varchar|nchar|nvarchar|text|tinytext|mediumtext|longtext|"
+            r"character|string|enum|set|clob|citext|uuid|national)"
+        ),
+    ),
 )
 # A kind's name must end at a word boundary: "interval" is not an "int".
 _KIND_PATTERNS = tuple((k, re.compile(p.pattern + r"(?![a-z])")) for k, p in _KIND_PATTERNS)

@@ -31,8 +31,10 @@ def _noun(table: Table, many: bool = True) -> str:
 
 
 def _is_key(table: Table, column: str) -> bool:
-    return column in table.primary_key or any(column in fk.columns for fk in table.foreign_keys) or (
-        split_identifier(column)[-1:] == ["id"]
+    return (
+        column in table.primary_key
+        or any(column in fk.columns for fk in table.foreign_keys)
+        or (split_identifier(column)[-1:] == ["id"])
     )
 
 
@@ -47,8 +49,11 @@ def _has_label(table: Table) -> bool:
 def _candidates(target: Target) -> list[str]:
     """Candidate questions, interleaved by kind so the first few show variety."""
     values = target.values()
-    tables = [t for t in target.schema.main_tables
-              if t.kind == "table" and t.columns and not _is_junction(t)]
+    tables = [
+        t
+        for t in target.schema.main_tables
+        if t.kind == "table" and t.columns and not _is_junction(t)
+    ]
     tables.sort(key=lambda t: (not _has_label(t), -(t.row_count or 0)))
     counts, by_parent, by_category, filters, averages, tops = [], [], [], [], [], []
     for table in tables:
@@ -59,8 +64,10 @@ def _candidates(target: Target) -> list[str]:
         for parent in parents[:1]:
             by_parent.append(f"How many {_noun(table)} are there in each {_noun(parent, False)}?")
         categories = [
-            c for c in table.columns
-            if c.kind == "text" and "name" not in c.name.lower()
+            c
+            for c in table.columns
+            if c.kind == "text"
+            and "name" not in c.name.lower()
             and 2 <= (values.distinct.get((table.name, c.name)) or 0) <= 30
         ]
         categories.sort(key=lambda c: values.distinct.get((table.name, c.name)) or 0)
@@ -68,8 +75,9 @@ def _candidates(target: Target) -> list[str]:
             by_category.append(f"How many {_noun(table)} are there per {humanize(column.name)}?")
             top = values.top_values(table.name, column.name, 1)
             if top and top[0][0].strip() and top[0][0][0].isalnum():
-                filters.append(f"How many {_noun(table)} have {humanize(column.name)} "
-                               f"'{top[0][0]}'?")
+                filters.append(
+                    f"How many {_noun(table)} have {humanize(column.name)} '{top[0][0]}'?"
+                )
         measures = [c for c in table.columns if c.is_numeric and not _is_key(table, c.name)]
         for column in measures[:1]:
             averages.append(f"What is the average {humanize(column.name)} of {_noun(table)}?")
@@ -84,8 +92,9 @@ def _candidates(target: Target) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def suggest_questions(target: Target, *, glossary: Glossary | None = None, limit: int = 6,
-                      timeout_s: float = 5.0) -> list[str]:
+def suggest_questions(
+    target: Target, *, glossary: Glossary | None = None, limit: int = 6, timeout_s: float = 5.0
+) -> list[str]:
     """Up to `limit` questions the offline engine answers with rows on `target`."""
     kept: list[str] = []
     lexicon = target.lexicon(glossary)
@@ -93,11 +102,22 @@ def suggest_questions(target: Target, *, glossary: Glossary | None = None, limit
         if len(kept) >= limit:
             break
         try:
-            answer = offline_engine.generate(question, target.schema, lexicon, target.values(),
-                                             glossary=glossary, dialect=target.dialect)
+            answer = offline_engine.generate(
+                question,
+                target.schema,
+                lexicon,
+                target.values(),
+                glossary=glossary,
+                dialect=target.dialect,
+            )
             checked = check_sql(answer.sql, target.schema, dialect=target.dialect, row_cap=50)
-            result = run_query(target.engine, checked.exec_sql, server=target.server,
-                               row_cap=50, timeout_s=timeout_s)
+            result = run_query(
+                target.engine,
+                checked.exec_sql,
+                server=target.server,
+                row_cap=50,
+                timeout_s=timeout_s,
+            )
         except QuarryError as exc:
             logger.debug("Suggestion %r dropped: %s", question, exc.message)
             continue

@@ -51,8 +51,9 @@ class Target:
     def values(self, timeout_s: float = 10.0) -> ValueIndex:
         with self._lock:
             if self._values is None:
-                self._values = build_value_index(self.engine, self.schema, self.server,
-                                                 timeout_s=timeout_s)
+                self._values = build_value_index(
+                    self.engine, self.schema, self.server, timeout_s=timeout_s
+                )
             return self._values
 
     def lexicon(self, glossary: Glossary | None = None) -> Lexicon:
@@ -91,5 +92,6 @@ def open_target(url: str, settings: Settings, name: str | None = None) -> Target
     except Exception:
         engine.dispose()
         raise
-    return Target(name=name or mask_url(parsed), url=full, engine=engine, server=server,
-                  schema=schema)
+    return Target(
+        name=name or mask_url(parsed), url=full, engine=engine, server=server, schema=schema
+    )

@@ -101,8 +101,9 @@ def build_value_index(
                 f"GROUP BY {col} ORDER BY COUNT(*) DESC LIMIT {max_distinct + 1}"
             )
             try:
-                result = run_query(engine, sql, server=server, row_cap=max_distinct + 1,
-                                   timeout_s=timeout_s)
+                result = run_query(
+                    engine, sql, server=server, row_cap=max_distinct + 1, timeout_s=timeout_s
+                )
             except QuarryError as exc:
                 index.errors.append(f"{table.name}.{name}: {exc.message}")
                 continue
@@ -116,7 +117,9 @@ def build_value_index(
                     index.add(ValueHit(table.name, name, value, int(count), len(result.rows)))
     logger.info(
         "Value index: %d values in %d columns in %.0f ms",
-        index.size, len(index.distinct), (time.perf_counter() - started) * 1000,
+        index.size,
+        len(index.distinct),
+        (time.perf_counter() - started) * 1000,
     )
     return index
 
@@ -155,8 +158,13 @@ def probe(
             continue
         for value, count in result.rows:
             if isinstance(value, str):
-                hit = ValueHit(table.name, name, value, int(count),
-                               index.distinct.get((table.name, name), MAX_DISTINCT))
+                hit = ValueHit(
+                    table.name,
+                    name,
+                    value,
+                    int(count),
+                    index.distinct.get((table.name, name), MAX_DISTINCT),
+                )
                 index.add(hit)
                 found.append(hit)
     return found

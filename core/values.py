@@ -51,8 +51,10 @@ def display_value(value: Any, *, bit: bool = False, date_column: bool = False) -
         return str(value)
     if isinstance(value, dt.timedelta):
         return str(value)
-    if isinstance(value, int) and not isinstance(value, bool) and not (
-        _INT64[0] <= value <= _INT64[1]
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not (_INT64[0] <= value <= _INT64[1])
     ):
         return str(value)
     return value

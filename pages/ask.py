@@ -59,23 +59,37 @@ def _use_example(question: str) -> None:
 engines = [OFFLINE, MODEL] if settings.has_model else [OFFLINE]
 if st.session_state.get(ENGINE) not in engines:
     st.session_state[ENGINE] = MODEL if settings.has_model else OFFLINE
-st.segmented_control("Engine", engines, key=ENGINE, help=(
-    "The offline engine needs no API key: it answers counts, lists, sums, averages, "
-    "minimum and maximum, top-N, group-by, filters on values and joins along foreign keys. "
-    "Set OPENAI_API_KEY (and OPENAI_BASE_URL for a local server) to use a model."
-))
+st.segmented_control(
+    "Engine",
+    engines,
+    key=ENGINE,
+    help=(
+        "The offline engine needs no API key: it answers counts, lists, sums, averages, "
+        "minimum and maximum, top-N, group-by, filters on values and joins along foreign keys. "
+        "Set OPENAI_API_KEY (and OPENAI_BASE_URL for a local server) to use a model."
+    ),
+)
 
 examples = shared.suggestions(target)
 if examples:
     st.caption("Examples for this database")
     columns = st.columns(min(3, len(examples)))
     for i, example in enumerate(examples):
-        columns[i % len(columns)].button(example, key=f"example_{i}", on_click=_use_example,
-                                         args=(example,), use_container_width=True)
+        columns[i % len(columns)].button(
+            example,
+            key=f"example_{i}",
+            on_click=_use_example,
+            args=(example,),
+            use_container_width=True,
+        )
 
 with st.form("ask_form"):
-    st.text_area("Question", key=QUESTION, height=80,
-                 placeholder="How many customers are there in each country?")
+    st.text_area(
+        "Question",
+        key=QUESTION,
+        height=80,
+        placeholder="How many customers are there in each country?",
+    )
     asked = st.form_submit_button("Ask", type="primary", icon=":material/send:")
 
 pending = st.session_state.pop("ask_pending", None)
@@ -89,29 +103,42 @@ result: AskResult | None = st.session_state.get(RESULT)
 
 def _show_rows(result: AskResult) -> None:
     frame = display_frame(result.columns, result.rows, result.type_codes)
-    facts = [f"{result.row_count:,} row{'s' if result.row_count != 1 else ''}",
-             f"{result.duration_ms:,.0f} ms", result.engine]
+    facts = [
+        f"{result.row_count:,} row{'s' if result.row_count != 1 else ''}",
+        f"{result.duration_ms:,.0f} ms",
+        result.engine,
+    ]
     st.caption(" · ".join(facts))
     if result.truncated:
-        st.warning(f"Showing the first {result.row_cap:,} rows; there are more. Add a filter, "
-                   "or raise the row limit (QUARRY_ROW_LIMIT).", icon=":material/content_cut:")
+        st.warning(
+            f"Showing the first {result.row_cap:,} rows; there are more. Add a filter, "
+            "or raise the row limit (QUARRY_ROW_LIMIT).",
+            icon=":material/content_cut:",
+        )
     if result.row_count == 0:
         st.info("The query ran and returned no rows.")
         return
     choice = choose_chart(frame)
     if choice.kind == "metric":
         value = frame.iloc[0, 0]
-        shown = f"{value:,.4g}" if isinstance(value, float) and not value.is_integer() else (
-            f"{int(value):,}" if pd.notna(value) else "—")
+        shown = (
+            f"{value:,.4g}"
+            if isinstance(value, float) and not value.is_integer()
+            else (f"{int(value):,}" if pd.notna(value) else "—")
+        )
         st.metric(str(frame.columns[0]), shown)
     else:
         figure = build_figure(frame, choice)
         if figure is not None:
             st.plotly_chart(figure, use_container_width=True)
     st.dataframe(frame, hide_index=True, use_container_width=True)
-    st.download_button("Download CSV", csv_bytes(result.columns, result.rows),
-                       file_name="quarry-result.csv", mime="text/csv",
-                       icon=":material/download:")
+    st.download_button(
+        "Download CSV",
+        csv_bytes(result.columns, result.rows),
+        file_name="quarry-result.csv",
+        mime="text/csv",
+        icon=":material/download:",
+    )
 
 
 def _show_sql_editor(result: AskResult) -> None:
@@ -122,8 +149,9 @@ def _show_sql_editor(result: AskResult) -> None:
         rerun = st.form_submit_button("Run this SQL", icon=":material/play_arrow:")
     if rerun:
         with st.spinner("Running…"):
-            _remember(run_sql(st.session_state[SQL_EDIT], target, settings,
-                              question=result.question))
+            _remember(
+                run_sql(st.session_state[SQL_EDIT], target, settings, question=result.question)
+            )
         st.rerun()
 
 
@@ -140,8 +168,11 @@ if result is not None:
         if result.limit_note:
             st.caption(f"LIMIT {result.limit_note} to the row limit of {result.row_cap:,}.")
         run_id = st.session_state.get(RUN_ID)
-        if run_id is not None and st.button("Mark as a good answer", icon=":material/thumb_up:",
-                                            help="Good runs feed eval sets and training data."):
+        if run_id is not None and st.button(
+            "Mark as a good answer",
+            icon=":material/thumb_up:",
+            help="Good runs feed eval sets and training data.",
+        ):
             history.mark_good(run_id)
             st.toast("Marked as good.")
     else:
@@ -176,12 +207,19 @@ else:
             "sql": [r.sql for r in runs],
         }
     )
-    picked = st.dataframe(table, hide_index=True, use_container_width=True,
-                          on_select="rerun", selection_mode="single-row", key="ask_history")
+    picked = st.dataframe(
+        table,
+        hide_index=True,
+        use_container_width=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="ask_history",
+    )
     rows = picked.selection.rows if picked is not None else []
     if rows and runs[rows[0]].sql and st.button("Open this run's SQL in the editor"):
         chosen = runs[rows[0]]
-        st.session_state[RESULT] = AskResult(question=chosen.question, engine=chosen.engine,
-                                             status="draft", sql=chosen.sql)
+        st.session_state[RESULT] = AskResult(
+            question=chosen.question, engine=chosen.engine, status="draft", sql=chosen.sql
+        )
         st.session_state[SQL_NEXT] = chosen.sql
         st.rerun()

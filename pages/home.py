@@ -21,7 +21,9 @@ if target is not None:
     middle.metric("Server", target.server.description)
     right.metric("Tables and views", len(target.schema.main_tables))
 
-engine = f"model `{settings.model}`" if settings.has_model else "the offline engine (no API key set)"
+engine = (
+    f"model `{settings.model}`" if settings.has_model else "the offline engine (no API key set)"
+)
 st.markdown(
     f"""
 **Ask** turns a question into SQL with {engine}, checks it, runs it read-only with a
@@ -43,7 +45,7 @@ with st.expander("Settings in effect"):
         f"""
 - Row limit: **{settings.row_limit:,}** (`QUARRY_ROW_LIMIT`)
 - Query time limit: **{settings.query_timeout_s:g} s** (`QUARRY_QUERY_TIMEOUT_S`)
-- Model: **{settings.model if settings.has_model else 'none: offline engine'}**
+- Model: **{settings.model if settings.has_model else "none: offline engine"}**
   (`OPENAI_API_KEY`, `OPENAI_BASE_URL`, `QUARRY_MODEL`)
 - Store: `{shared.mask_url(settings.store_url)}` (`QUARRY_STORE_URL`)
 """

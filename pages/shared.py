@@ -12,7 +12,7 @@ import streamlit as st
 
 from core import catalog
 from core.ask import AskResult
-from core.connections import ConnectionSpec, mask_url, password_env_var, parse_url
+from core.connections import ConnectionSpec, mask_url, parse_url, password_env_var
 from core.errors import QuarryError
 from core.settings import Settings
 from core.target import Target, open_target
@@ -42,8 +42,10 @@ def start() -> Settings:
     try:
         _start_once(settings.store_url, settings.log_level)
     except Exception as exc:  # a broken store must not hide the reason behind a traceback
-        st.error(f"Quarry's store at {mask_url(settings.store_url)} could not be opened: "
-                 f"{str(exc).splitlines()[0]}")
+        st.error(
+            f"Quarry's store at {mask_url(settings.store_url)} could not be opened: "
+            f"{str(exc).splitlines()[0]}"
+        )
         st.info("Check QUARRY_STORE_URL, or unset it to use the default SQLite file.")
         st.stop()
     return settings
@@ -77,8 +79,9 @@ def _with_session_password(spec: ConnectionSpec) -> ConnectionSpec:
     url = parse_url(spec.url)
     if url.password:
         return spec
-    return ConnectionSpec(spec.name, url.set(password=password).render_as_string(
-        hide_password=False), spec.source)
+    return ConnectionSpec(
+        spec.name, url.set(password=password).render_as_string(hide_password=False), spec.source
+    )
 
 
 def connections(settings: Settings) -> list[ConnectionSpec]:
@@ -140,8 +143,9 @@ def _add_connection_form(settings: Settings) -> None:
         show_error(exc)
         return
     if password or parse_url(url).password:
-        st.session_state.setdefault(PASSWORDS_KEY, {})[spec.name] = password or parse_url(
-            url).password
+        st.session_state.setdefault(PASSWORDS_KEY, {})[spec.name] = (
+            password or parse_url(url).password
+        )
         st.info(
             f"Saved without its password. To keep it across sessions put it in "
             f"`.streamlit/secrets.toml` under `[connections.{spec.name}]` as `password`, "
@@ -162,8 +166,9 @@ def connection_picker(settings: Settings) -> None:
             if st.session_state.get(CONNECTION_KEY) not in names:
                 st.session_state[CONNECTION_KEY] = names[0]
             labels = {s.name: s.label for s in specs}
-            st.selectbox("Connection", names, key=CONNECTION_KEY,
-                         format_func=lambda n: labels.get(n, n))
+            st.selectbox(
+                "Connection", names, key=CONNECTION_KEY, format_func=lambda n: labels.get(n, n)
+            )
             spec = next(s for s in specs if s.name == st.session_state[CONNECTION_KEY])
             st.caption(f"`{spec.masked_url}`")
             try:
@@ -175,13 +180,12 @@ def connection_picker(settings: Settings) -> None:
                 tables = [t for t in target.schema.main_tables]
                 st.caption(f"{target.server.description} · {len(tables)} tables and views")
                 _schema_browser(target)
-                if st.button("Reload schema", icon=":material/refresh:",
-                             use_container_width=True):
+                if st.button("Reload schema", icon=":material/refresh:", use_container_width=True):
                     forget_target(spec)
                     st.rerun()
-            if spec.source == "store" and st.button("Remove this connection",
-                                                    icon=":material/delete:",
-                                                    use_container_width=True):
+            if spec.source == "store" and st.button(
+                "Remove this connection", icon=":material/delete:", use_container_width=True
+            ):
                 catalog.delete_connection(spec.name, settings)
                 st.session_state.pop(CONNECTION_KEY, None)
                 st.rerun()

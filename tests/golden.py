@@ -22,7 +22,9 @@ def cases(relative: str, where=None) -> list:
     path = SHARED / relative
     if not path.is_file():
         return [pytest.param(None, id=f"missing-{Path(relative).name}")]
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     rows = [r for r in rows if where is None or where(r)]
     return [pytest.param(row, id=str(row.get("id", i))) for i, row in enumerate(rows)]
 
@@ -30,7 +32,9 @@ def cases(relative: str, where=None) -> list:
 def local_cases(name: str) -> list:
     """pytest params for tests/cases/<name>; a case's id is its "id", else its file's tail."""
     path = Path(__file__).parent / "cases" / name
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [
+        json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    ]
     return [
         pytest.param(row, id=str(row.get("id") or row.get("file", str(i)).split("__")[-1]))
         for i, row in enumerate(rows)

@@ -37,15 +37,21 @@ class ModelServer:
             def do_POST(self) -> None:  # noqa: N802 - the http.server protocol
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
-                server.requests.append({"path": self.path, "body": body,
-                                        "headers": dict(self.headers)})
+                server.requests.append(
+                    {"path": self.path, "body": body, "headers": dict(self.headers)}
+                )
                 reply = server._next(body)
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
-                payload = reply.raw if reply.raw is not None else json.dumps(
-                    _completion(body, reply) if reply.status == 200 else
-                    {"error": {"message": "scripted failure", "type": "server_error"}}
-                ).encode()
+                payload = (
+                    reply.raw
+                    if reply.raw is not None
+                    else json.dumps(
+                        _completion(body, reply)
+                        if reply.status == 200
+                        else {"error": {"message": "scripted failure", "type": "server_error"}}
+                    ).encode()
+                )
                 try:
                     self.send_response(reply.status)
                     self.send_header("Content-Type", "application/json")
@@ -89,8 +95,16 @@ def _completion(body: dict, reply: Reply) -> dict:
         "object": "chat.completion",
         "created": int(time.time()),
         "model": body.get("model", "test-model"),
-        "choices": [{"index": 0, "finish_reason": "stop",
-                     "message": {"role": "assistant", "content": reply.content}}],
-        "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens":
-                  len(reply.content.split()), "total_tokens": 0},
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "stop",
+                "message": {"role": "assistant", "content": reply.content},
+            }
+        ],
+        "usage": {
+            "prompt_tokens": len(prompt.split()),
+            "completion_tokens": len(reply.content.split()),
+            "total_tokens": 0,
+        },
     }

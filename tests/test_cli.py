@@ -13,25 +13,51 @@ from tests.conftest import ROOT
 
 
 def cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "core", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "core", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
 
 
 @pytest.mark.mysql
 def test_ask_prints_the_documented_json(chinook_url, tmp_path):
-    run = cli("ask", "--url", chinook_url, "How many customers are from Brazil?", "--json",
-              env={"QUARRY_STORE_URL": f"sqlite:///{tmp_path / 'store.db'}"})
+    run = cli(
+        "ask",
+        "--url",
+        chinook_url,
+        "How many customers are from Brazil?",
+        "--json",
+        env={"QUARRY_STORE_URL": f"sqlite:///{tmp_path / 'store.db'}"},
+    )
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
-    assert {"question", "sql", "engine", "columns", "rows", "row_count", "truncated",
-            "error"} <= set(data)
+    assert {
+        "question",
+        "sql",
+        "engine",
+        "columns",
+        "rows",
+        "row_count",
+        "truncated",
+        "error",
+    } <= set(data)
     assert data["rows"] == [[5]] and data["engine"] == "offline" and data["error"] is None
 
 
 @pytest.mark.mysql
 def test_eval_meets_the_bar_on_chinook(chinook_url, shared_dir):
-    run = cli("eval", "--url", chinook_url, "--cases",
-              str(shared_dir / "cases/ask-chinook.jsonl"), "--json")
+    run = cli(
+        "eval",
+        "--url",
+        chinook_url,
+        "--cases",
+        str(shared_dir / "cases/ask-chinook.jsonl"),
+        "--json",
+    )
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
     wrong = [r for r in data["results"] if r["status"] == "wrong"]
@@ -41,12 +67,20 @@ def test_eval_meets_the_bar_on_chinook(chinook_url, shared_dir):
 
 @pytest.mark.mysql
 def test_guard_agrees_with_every_case(chinook_url, shared_dir):
-    run = cli("guard", "--url", chinook_url, "--cases",
-              str(shared_dir / "cases/sql-guard-chinook.jsonl"), "--json")
+    run = cli(
+        "guard",
+        "--url",
+        chinook_url,
+        "--cases",
+        str(shared_dir / "cases/sql-guard-chinook.jsonl"),
+        "--json",
+    )
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
     assert data["agree"] == data["cases"] == 30
-    one = json.loads(cli("guard", "--url", chinook_url, "--sql", "DROP TABLE Genre", "--json").stdout)
+    one = json.loads(
+        cli("guard", "--url", chinook_url, "--sql", "DROP TABLE Genre", "--json").stdout
+    )
     assert one["verdict"] == "reject" and "schema" in one["reason"]
 
 
@@ -69,7 +103,13 @@ def test_bad_input_exits_2_with_one_line(args, says):
 
 @pytest.mark.mysql
 def test_a_declined_question_exits_1_and_says_why(chinook_url, tmp_path):
-    run = cli("ask", "--url", chinook_url, "What is the meaning of life?", "--json",
-              env={"QUARRY_STORE_URL": f"sqlite:///{tmp_path / 'store.db'}"})
+    run = cli(
+        "ask",
+        "--url",
+        chinook_url,
+        "What is the meaning of life?",
+        "--json",
+        env={"QUARRY_STORE_URL": f"sqlite:///{tmp_path / 'store.db'}"},
+    )
     assert run.returncode == 1
     assert json.loads(run.stdout)["error"]

@@ -77,15 +77,16 @@ def test_fetches_cap_plus_one_and_reports_truncation(canary):
     engine, server, _ = canary
     capped = run_query(engine, "SELECT n FROM numbers", server=server, row_cap=100, timeout_s=5)
     assert capped.row_count == 100 and capped.truncated
-    exact = run_query(engine, "SELECT n FROM numbers LIMIT 100", server=server, row_cap=100,
-                      timeout_s=5)
+    exact = run_query(
+        engine, "SELECT n FROM numbers LIMIT 100", server=server, row_cap=100, timeout_s=5
+    )
     assert exact.row_count == 100 and not exact.truncated
-    empty = run_query(engine, "SELECT n FROM numbers WHERE n < 0", server=server, row_cap=100,
-                      timeout_s=5)
+    empty = run_query(
+        engine, "SELECT n FROM numbers WHERE n < 0", server=server, row_cap=100, timeout_s=5
+    )
     assert empty.rows == [] and empty.columns == ["n"]
     # the connection dropped after truncation does not poison the pool
-    again = run_query(engine, "SELECT COUNT(*) FROM numbers", server=server, row_cap=1,
-                      timeout_s=5)
+    again = run_query(engine, "SELECT COUNT(*) FROM numbers", server=server, row_cap=1, timeout_s=5)
     assert again.rows == [(5000,)]
 
 
@@ -97,12 +98,24 @@ def test_database_errors_say_what_the_server_said(canary):
 
 
 def _restart_mariadb() -> None:
-    need(shutil.which("mariadb-admin") is not None and shutil.which("start-stop-daemon")
-         is not None, "cannot restart MariaDB here (no mariadb-admin or start-stop-daemon)",
-         "QUARRY_REQUIRE_MYSQL")
+    need(
+        shutil.which("mariadb-admin") is not None and shutil.which("start-stop-daemon") is not None,
+        "cannot restart MariaDB here (no mariadb-admin or start-stop-daemon)",
+        "QUARRY_REQUIRE_MYSQL",
+    )
     subprocess.run(["mariadb-admin", "-uroot", "shutdown"], check=True, timeout=60)
-    subprocess.run(["start-stop-daemon", "--start", "--oknodo", "--background", "--exec",
-                    "/usr/sbin/mariadbd"], check=True, timeout=30)
+    subprocess.run(
+        [
+            "start-stop-daemon",
+            "--start",
+            "--oknodo",
+            "--background",
+            "--exec",
+            "/usr/sbin/mariadbd",
+        ],
+        check=True,
+        timeout=30,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         probe = subprocess.run(["mariadb-admin", "-uroot", "ping"], capture_output=True)
@@ -115,12 +128,14 @@ def _restart_mariadb() -> None:
 @pytest.mark.mysql
 def test_a_server_restart_between_two_queries(canary):
     engine, server, _ = canary
-    assert run_query(engine, "SELECT COUNT(*) FROM canary", server=server, row_cap=1,
-                     timeout_s=5).rows == [(2,)]
+    assert run_query(
+        engine, "SELECT COUNT(*) FROM canary", server=server, row_cap=1, timeout_s=5
+    ).rows == [(2,)]
     _restart_mariadb()
     # pool_pre_ping finds the dead pooled connection and opens a new one
-    assert run_query(engine, "SELECT COUNT(*) FROM canary", server=server, row_cap=1,
-                     timeout_s=5).rows == [(2,)]
+    assert run_query(
+        engine, "SELECT COUNT(*) FROM canary", server=server, row_cap=1, timeout_s=5
+    ).rows == [(2,)]
 
 
 def test_unreachable_server_is_a_connection_failure():
@@ -140,9 +155,17 @@ def test_sqlite_targets_are_opened_read_only(tmp_path):
     with pytest.raises(QueryFailed, match="refused to write"):
         run_query(engine, "DELETE FROM t", server=server, row_cap=1, timeout_s=5)
     with pytest.raises(QueryTimeout):
-        run_query(engine, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
-                  "SELECT COUNT(*) FROM c", server=server, row_cap=1, timeout_s=0.5)
-    assert run_query(engine, "SELECT a FROM t", server=server, row_cap=5, timeout_s=5).rows == [(1,)]
+        run_query(
+            engine,
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) "
+            "SELECT COUNT(*) FROM c",
+            server=server,
+            row_cap=1,
+            timeout_s=0.5,
+        )
+    assert run_query(engine, "SELECT a FROM t", server=server, row_cap=5, timeout_s=5).rows == [
+        (1,)
+    ]
     engine.dispose()
     assert sqlite3.connect(path).execute("SELECT COUNT(*) FROM t").fetchone() == (1,)
 
@@ -152,8 +175,9 @@ def test_postgres_targets_are_read_only(pg_server_url):
     engine = make_target_engine(pg_server_url, SETTINGS)
     server = server_info(engine)
     with pytest.raises(QueryFailed):
-        run_query(engine, "CREATE TABLE quarry_intruder (x INT)", server=server, row_cap=1,
-                  timeout_s=5)
+        run_query(
+            engine, "CREATE TABLE quarry_intruder (x INT)", server=server, row_cap=1, timeout_s=5
+        )
     with pytest.raises(QueryTimeout):
         run_query(engine, "SELECT pg_sleep(3)", server=server, row_cap=1, timeout_s=0.5)
     engine.dispose()

@@ -14,11 +14,25 @@ SCHEMA = Schema(
     backend="mysql",
     default_schema="shop",
     tables=[
-        Table("Customer", "shop", columns=[Column("CustomerId", "int"), Column("Name", "varchar(40)"),
-                                            Column("Country", "varchar(40)")],
-              primary_key=("CustomerId",)),
-        Table("Invoice", "shop", columns=[Column("InvoiceId", "int"), Column("CustomerId", "int"),
-                                           Column("Total", "decimal(10,2)")]),
+        Table(
+            "Customer",
+            "shop",
+            columns=[
+                Column("CustomerId", "int"),
+                Column("Name", "varchar(40)"),
+                Column("Country", "varchar(40)"),
+            ],
+            primary_key=("CustomerId",),
+        ),
+        Table(
+            "Invoice",
+            "shop",
+            columns=[
+                Column("InvoiceId", "int"),
+                Column("CustomerId", "int"),
+                Column("Total", "decimal(10,2)"),
+            ],
+        ),
         Table("order", "shop", columns=[Column("key", "int")]),
     ],
 )
@@ -61,7 +75,9 @@ def test_refuses_with_a_named_rule(sql, rule):
 
 
 def test_a_write_inside_a_cte_is_found_in_the_tree():
-    error = refused("WITH gone AS (DELETE FROM Customer RETURNING *) SELECT * FROM gone", "postgres")
+    error = refused(
+        "WITH gone AS (DELETE FROM Customer RETURNING *) SELECT * FROM gone", "postgres"
+    )
     assert error.rule == "write"
 
 
@@ -75,8 +91,14 @@ def test_comments_never_reach_the_server():
     assert "hidden" not in checked.exec_sql
 
 
-@pytest.mark.parametrize("sql", ["SELECT * FROM mysql.user", "SELECT * FROM information_schema.TABLES",
-                                 "SELECT * FROM performance_schema.threads"])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM mysql.user",
+        "SELECT * FROM information_schema.TABLES",
+        "SELECT * FROM performance_schema.threads",
+    ],
+)
 def test_system_schemas_count_as_unknown(sql):
     error = refused(sql)
     assert isinstance(error, UnknownObject) and error.tables
@@ -105,11 +127,19 @@ def test_table_names_are_respelled_as_the_schema_spells_them():
     [
         ("SELECT Name FROM Customer", "LIMIT 100", "LIMIT 101", "added"),
         ("SELECT Name FROM Customer LIMIT 5000", "LIMIT 100", "LIMIT 101", "lowered from 5000"),
-        ("SELECT Name FROM Customer LIMIT 10, 5000", "LIMIT 100 OFFSET 10", "LIMIT 101 OFFSET 10",
-         "lowered from 5000"),
+        (
+            "SELECT Name FROM Customer LIMIT 10, 5000",
+            "LIMIT 100 OFFSET 10",
+            "LIMIT 101 OFFSET 10",
+            "lowered from 5000",
+        ),
         ("SELECT Name FROM Customer LIMIT 7", "LIMIT 7", "LIMIT 7", ""),
-        ("SELECT Name FROM Customer UNION SELECT Country FROM Customer", "LIMIT 100", "LIMIT 101",
-         "added"),
+        (
+            "SELECT Name FROM Customer UNION SELECT Country FROM Customer",
+            "LIMIT 100",
+            "LIMIT 101",
+            "added",
+        ),
     ],
 )
 def test_limit_is_added_or_capped_on_the_tree(sql, shown_limit, run_limit, note):
@@ -122,8 +152,9 @@ def test_limit_is_added_or_capped_on_the_tree(sql, shown_limit, run_limit, note)
 def test_a_single_aggregate_row_needs_no_limit():
     checked = check_sql("SELECT COUNT(*), SUM(Total) FROM Invoice", SCHEMA, pretty=False)
     assert "LIMIT" not in checked.sql
-    grouped = check_sql("SELECT CustomerId, SUM(Total) FROM Invoice GROUP BY CustomerId", SCHEMA,
-                        pretty=False)
+    grouped = check_sql(
+        "SELECT CustomerId, SUM(Total) FROM Invoice GROUP BY CustomerId", SCHEMA, pretty=False
+    )
     assert "LIMIT" in grouped.sql
 
 
@@ -143,7 +174,12 @@ def test_allowed_chinook_cases_run_on_the_server(case, chinook_target):
     """What the guard lets through must also run, as respelled, on the real server."""
     case = present(case)
     checked = check_sql(case["sql"], chinook_target.schema, dialect="mysql", row_cap=50)
-    result = run_query(chinook_target.engine, checked.exec_sql, server=chinook_target.server,
-                       row_cap=50, timeout_s=10)
+    result = run_query(
+        chinook_target.engine,
+        checked.exec_sql,
+        server=chinook_target.server,
+        row_cap=50,
+        timeout_s=10,
+    )
     assert result.columns
     assert result.row_count <= 50

@@ -75,10 +75,17 @@ def test_bulk_reader_agrees_with_the_inspector(chinook_target):
     with chinook_target.engine.connect() as conn:
         bulk = read_mysql_bulk(conn, ["Chinook"])
     slow = read_with_inspector(chinook_target.engine, ["Chinook"])
+
     def shape(s):
-        return {t.name: ([c.name for c in t.columns], t.primary_key,
-                         sorted((fk.columns, fk.ref_table) for fk in t.foreign_keys))
-                for t in s.tables}
+        return {
+            t.name: (
+                [c.name for c in t.columns],
+                t.primary_key,
+                sorted((fk.columns, fk.ref_table) for fk in t.foreign_keys),
+            )
+            for t in s.tables
+        }
+
     assert shape(bulk) == shape(slow)
 
 
@@ -114,8 +121,11 @@ def test_sqlite_through_the_inspector(tmp_path):
     con.close()
     engine = make_target_engine(f"sqlite:///{path}", Settings.load())
     schema = introspect(engine)
-    assert {t.name: t.kind for t in schema.tables} == {"parent": "table", "child": "table",
-                                                       "v": "view"}
+    assert {t.name: t.kind for t in schema.tables} == {
+        "parent": "table",
+        "child": "table",
+        "v": "view",
+    }
     assert schema.table("child").foreign_keys[0].ref_table == "parent"
     assert schema.table("parent").row_count == 2
     engine.dispose()
@@ -132,8 +142,9 @@ def test_postgres_through_the_inspector(pg_server_url):
         setup = sa.create_engine(url)
         with setup.begin() as conn:
             conn.exec_driver_sql('CREATE TABLE "Parent" (id INT PRIMARY KEY, name TEXT)')
-            conn.exec_driver_sql('CREATE TABLE child (id INT PRIMARY KEY, '
-                                 'parent_id INT REFERENCES "Parent"(id))')
+            conn.exec_driver_sql(
+                'CREATE TABLE child (id INT PRIMARY KEY, parent_id INT REFERENCES "Parent"(id))'
+            )
         setup.dispose()
         engine = make_target_engine(url.render_as_string(hide_password=False), Settings.load())
         schema = introspect(engine)

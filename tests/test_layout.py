@@ -35,8 +35,9 @@ def test_requirements_pin_exact_versions():
 
 def test_every_page_file_is_listed_in_the_router():
     router = (ROOT / "app.py").read_text()
-    pages = [p.name for p in (ROOT / "pages").glob("*.py")
-             if p.name not in ("__init__.py", "shared.py")]
+    pages = [
+        p.name for p in (ROOT / "pages").glob("*.py") if p.name not in ("__init__.py", "shared.py")
+    ]
     assert pages
     for page in pages:
         assert f"pages/{page}" in router, page

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from core.__main__ import main
 from core.errors import LogFormatError
-from core.loss_report import loss_report, main
+from core.loss_report import loss_report
 from tests.golden import local_cases
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,18 +53,18 @@ def test_report_raises_for_an_unreadable_file(shared_dir: Path) -> None:
 def test_cli_prints_json(shared_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = shared_dir / "data/training-logs" / JAONG
 
-    assert main([str(path), "--json"]) == 0
+    assert main(["loss-report", str(path), "--json"]) == 0
     printed = json.loads(capsys.readouterr().out)
     assert printed["diagnosis"]["eval_min_step"] == 3294
 
-    assert main([str(path)]) == 0
+    assert main(["loss-report", str(path)]) == 0
     assert "eval minimum at step 3294" in capsys.readouterr().out
 
 
 def test_cli_exits_2_on_a_bad_file(shared_dir: Path) -> None:
     path = shared_dir / "cases/training-logs-bad/garbage.json"
     done = subprocess.run(
-        [sys.executable, "-m", "core.loss_report", str(path), "--json"],
+        [sys.executable, "-m", "core", "loss-report", str(path), "--json"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -15,17 +15,22 @@ pytestmark = pytest.mark.mysql
 
 def settings_for(server, **changes) -> Settings:
     return Settings.load(
-        environ={"OPENAI_BASE_URL": server.url, "OPENAI_API_KEY": "sk-test-not-a-real-key",
-                 "QUARRY_MODEL": "test-model"},
+        environ={
+            "OPENAI_BASE_URL": server.url,
+            "OPENAI_API_KEY": "sk-test-not-a-real-key",
+            "QUARRY_MODEL": "test-model",
+        },
         secrets={},
     ).replace(**changes)
 
 
-def test_a_plain_answer_runs_and_the_prompt_carries_what_the_model_needs(model_server,
-                                                                         chinook_target):
+def test_a_plain_answer_runs_and_the_prompt_carries_what_the_model_needs(
+    model_server, chinook_target
+):
     model_server.say("SELECT COUNT(*) FROM Track")
-    result = ask("How many tracks are there?", chinook_target, settings_for(model_server),
-                 engine="openai")
+    result = ask(
+        "How many tracks are there?", chinook_target, settings_for(model_server), engine="openai"
+    )
     assert result.ok, result.error
     assert result.rows == [(3503,)]
     prompt = " ".join(m["content"] for m in model_server.requests[0]["body"]["messages"])
@@ -38,8 +43,11 @@ def test_a_plain_answer_runs_and_the_prompt_carries_what_the_model_needs(model_s
 def test_a_fenced_answer_wrapped_in_prose(model_server, chinook_target):
     model_server.say("Sure!\n```sql\nSELECT Name FROM Genre ORDER BY Name LIMIT 3;\n```\nEnjoy.")
     result = ask("Three genres?", chinook_target, settings_for(model_server), engine="openai")
-    assert result.ok and [r[0] for r in result.rows] == ["Alternative", "Alternative & Punk",
-                                                          "Blues"]
+    assert result.ok and [r[0] for r in result.rows] == [
+        "Alternative",
+        "Alternative & Punk",
+        "Blues",
+    ]
 
 
 def test_one_repair_round_sends_the_error_back(model_server, chinook_target):
@@ -53,15 +61,21 @@ def test_one_repair_round_sends_the_error_back(model_server, chinook_target):
 
 def test_repairs_stop_after_the_setting(model_server, chinook_target):
     model_server.say(*["SELECT nope FROM Track"] * 5)
-    result = ask("How many tracks?", chinook_target, settings_for(model_server, max_repairs=2),
-                 engine="openai")
+    result = ask(
+        "How many tracks?",
+        chinook_target,
+        settings_for(model_server, max_repairs=2),
+        engine="openai",
+    )
     assert result.status == "rejected"
     assert len(model_server.requests) == 3
 
 
 def test_a_database_error_is_repaired_too(model_server, chinook_target):
-    model_server.say("SELECT COUNT(*) FROM Track WHERE Milliseconds > (SELECT Milliseconds FROM Track)",
-                     "SELECT COUNT(*) FROM Track WHERE Milliseconds > 300000")
+    model_server.say(
+        "SELECT COUNT(*) FROM Track WHERE Milliseconds > (SELECT Milliseconds FROM Track)",
+        "SELECT COUNT(*) FROM Track WHERE Milliseconds > 300000",
+    )
     result = ask("Long tracks?", chinook_target, settings_for(model_server), engine="openai")
     assert result.ok and result.rows[0][0] > 0
     assert "more than 1 row" in result.attempts[0]["error"]
@@ -77,8 +91,12 @@ def test_a_server_error_is_a_clear_message(model_server, chinook_target):
 def test_a_hang_past_the_timeout(model_server, chinook_target):
     model_server.replies.append(Reply("SELECT 1", delay_s=5))
     started = time.perf_counter()
-    result = ask("How many tracks?", chinook_target, settings_for(model_server, model_timeout_s=1),
-                 engine="openai")
+    result = ask(
+        "How many tracks?",
+        chinook_target,
+        settings_for(model_server, model_timeout_s=1),
+        engine="openai",
+    )
     assert time.perf_counter() - started < 4
     assert result.status == "model_error" and "within 1 s" in result.error
 

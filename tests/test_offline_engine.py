@@ -21,16 +21,23 @@ def test_each_chinook_question_is_right_or_declined(case, chinook_target):
     case = present(case)
     predicted = ask(case["question"], chinook_target, SETTINGS, engine="offline")
     verdict = judge(case, predicted, chinook_target, SETTINGS)
-    assert verdict.status in ("correct", "declined"), (verdict.status, predicted.sql,
-                                                       predicted.error)
+    assert verdict.status in ("correct", "declined"), (
+        verdict.status,
+        predicted.sql,
+        predicted.error,
+    )
 
 
 @pytest.mark.mysql
 def test_chinook_accuracy_meets_the_bar(chinook_target, shared_dir):
     from core.evaluate import load_cases
 
-    report = evaluate(load_cases(shared_dir / "cases/ask-chinook.jsonl"), chinook_target,
-                      SETTINGS, engine="offline")
+    report = evaluate(
+        load_cases(shared_dir / "cases/ask-chinook.jsonl"),
+        chinook_target,
+        SETTINGS,
+        engine="offline",
+    )
     wrong = [r.id for r in report.results if r.status == "wrong"]
     print(f"offline engine on Chinook: accuracy {report.accuracy}, wrong {wrong}")
     assert report.accuracy >= 0.85 and len(wrong) <= 1

@@ -18,8 +18,10 @@ from core.settings import Settings, read_secrets
 
 
 def test_environment_beats_secrets_beats_default():
-    settings = Settings.load(environ={"QUARRY_ROW_LIMIT": "50"},
-                             secrets={"QUARRY_ROW_LIMIT": 70, "quarry": {"query_timeout_s": 9}})
+    settings = Settings.load(
+        environ={"QUARRY_ROW_LIMIT": "50"},
+        secrets={"QUARRY_ROW_LIMIT": 70, "quarry": {"query_timeout_s": 9}},
+    )
     assert settings.row_limit == 50 and settings.query_timeout_s == 9.0
     assert Settings.load(environ={}, secrets={}).row_limit == 1000
 
@@ -55,11 +57,23 @@ def test_parse_url_names_what_is_wrong():
 
 
 def test_passwords_come_from_secrets_or_the_environment():
-    settings = Settings.load(environ={}, secrets={"connections": {
-        "sales": {"url": "mysql+pymysql://ann@db/sales", "password": "from-secrets"},
-        "ops": {"dialect": "postgresql", "driver": "psycopg2", "host": "pg", "port": 5432,
-                "database": "ops", "username": "bob", "password": "pw"},
-    }})
+    settings = Settings.load(
+        environ={},
+        secrets={
+            "connections": {
+                "sales": {"url": "mysql+pymysql://ann@db/sales", "password": "from-secrets"},
+                "ops": {
+                    "dialect": "postgresql",
+                    "driver": "psycopg2",
+                    "host": "pg",
+                    "port": 5432,
+                    "database": "ops",
+                    "username": "bob",
+                    "password": "pw",
+                },
+            }
+        },
+    )
     specs = {s.name: s for s in secrets_connections(settings)}
     assert ":from-secrets@" in specs["sales"].url
     assert specs["ops"].url.startswith("postgresql+psycopg2://bob:pw@pg:5432/ops")

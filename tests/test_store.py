@@ -43,8 +43,15 @@ def test_session_scope_commits_or_rolls_back(tmp_path):
     database.upgrade_to_head(url)
 
     def run(question: str) -> QueryRun:
-        return QueryRun(connection_name="c", question=question, engine="offline", status="ok",
-                        duration_ms=1.0, truncated=False, marked_good=False)
+        return QueryRun(
+            connection_name="c",
+            question=question,
+            engine="offline",
+            status="ok",
+            duration_ms=1.0,
+            truncated=False,
+            marked_good=False,
+        )
 
     with database.session_scope(url) as session:
         session.add(run("kept"))

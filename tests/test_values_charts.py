@@ -13,10 +13,22 @@ from core.values import MYSQL_BIT, csv_bytes, display_frame, unique_names
 
 
 def test_awkward_values_are_converted_for_display():
-    rows = [(decimal.Decimal("1.10"), b"\x01", b"\x00\xff\x10", "0000-00-00", {"a": 1}, 2**70,
-             dt.timedelta(hours=1))]
-    frame = display_frame(["d", "bit", "blob", "day", "doc", "big", "time"], rows,
-                          [246, MYSQL_BIT, 252, 10, 245, 8, 11])
+    rows = [
+        (
+            decimal.Decimal("1.10"),
+            b"\x01",
+            b"\x00\xff\x10",
+            "0000-00-00",
+            {"a": 1},
+            2**70,
+            dt.timedelta(hours=1),
+        )
+    ]
+    frame = display_frame(
+        ["d", "bit", "blob", "day", "doc", "big", "time"],
+        rows,
+        [246, MYSQL_BIT, 252, 10, 245, 8, 11],
+    )
     assert frame["d"].dtype == float and frame["d"][0] == pytest.approx(1.1)
     assert frame["bit"][0] == 1
     assert frame["blob"][0].startswith("0x00ff10")
@@ -35,8 +47,9 @@ def test_mixed_columns_become_text_and_duplicate_names_unique():
 
 
 def test_csv_keeps_exact_values():
-    data = csv_bytes(["amount", "when"], [(decimal.Decimal("0.10000000000000000001"),
-                                          dt.date(2024, 1, 2))]).decode()
+    data = csv_bytes(
+        ["amount", "when"], [(decimal.Decimal("0.10000000000000000001"), dt.date(2024, 1, 2))]
+    ).decode()
     assert "0.10000000000000000001" in data and "2024-01-02" in data
 
 
