@@ -6,6 +6,8 @@ draws the connection picker every page shares, and routes to the pages.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from pages import shared
@@ -14,9 +16,11 @@ st.set_page_config(page_title="Quarry", page_icon=":material/database:", layout=
 
 settings = shared.start()
 
+# Absolute paths, so the router also works when a test runs it from another folder.
+PAGES_DIR = Path(__file__).resolve().parent / "pages"
 PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/ask.py", title="Ask", icon=":material/chat:"),
+    st.Page(PAGES_DIR / "home.py", title="Home", icon=":material/home:", default=True),
+    st.Page(PAGES_DIR / "ask.py", title="Ask", icon=":material/chat:"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -91,6 +91,12 @@ SETTINGS: tuple[Setting, ...] = (
         "How many times a rejected query goes back to the model for a repair.",
     ),
     Setting(
+        "default_connection",
+        "QUARRY_DEFAULT_CONNECTION",
+        "",
+        "Name of the connection the sidebar picks first; empty means the demo.",
+    ),
+    Setting(
         "log_level",
         "QUARRY_LOG_LEVEL",
         "INFO",
@@ -159,6 +165,7 @@ class Settings:
     model: str
     model_timeout_s: float
     max_repairs: int
+    default_connection: str
     log_level: str
     secrets: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 

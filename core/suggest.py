@@ -16,7 +16,7 @@ from core.errors import QuarryError
 from core.execute import run_query
 from core.glossary import Glossary
 from core.guard import check_sql
-from core.naming import humanize, plural, split_identifier
+from core.naming import humanize, plural, singular, split_identifier
 from core.schema import Table
 from core.target import Target
 
@@ -25,8 +25,9 @@ logger = logging.getLogger(__name__)
 
 def _noun(table: Table, many: bool = True) -> str:
     words = humanize(table.name).split()
-    if many and words:
-        words[-1] = plural(words[-1])
+    if words:
+        # Table names come singular ("Track") or plural ("circuits") alike.
+        words[-1] = plural(singular(words[-1])) if many else singular(words[-1])
     return " ".join(words)
 
 
@@ -74,7 +75,7 @@ def _candidates(target: Target) -> list[str]:
         for column in categories[:1]:
             by_category.append(f"How many {_noun(table)} are there per {humanize(column.name)}?")
             top = values.top_values(table.name, column.name, 1)
-            if top and top[0][0].strip() and top[0][0][0].isalnum():
+            if top and 0 < len(top[0][0].strip()) <= 24 and top[0][0][0].isalnum():
                 filters.append(
                     f"How many {_noun(table)} have {humanize(column.name)} '{top[0][0]}'?"
                 )
@@ -84,6 +85,8 @@ def _candidates(target: Target) -> list[str]:
             if _has_label(table):
                 tops.append(f"Which 5 {_noun(table)} have the highest {humanize(column.name)}?")
     buckets = [by_parent, counts, by_category, averages, filters, tops]
+    # Each kind starts at a different table, so the first round spans kinds and tables.
+    buckets = [b[i % len(b) :] + b[: i % len(b)] if b else b for i, b in enumerate(buckets)]
     out: list[str] = []
     for round_ in range(max((len(b) for b in buckets), default=0)):
         for bucket in buckets:

@@ -95,7 +95,7 @@ def display_frame(
     type_codes: Sequence[Any] | None = None,
 ) -> pd.DataFrame:
     """A DataFrame of the rows that st.dataframe, Arrow and plotly accept."""
-    codes = list(type_codes) if type_codes is not None else [None] * len(columns)
+    codes = list(type_codes) if type_codes else [None] * len(columns)
     bits = [c == MYSQL_BIT for c in codes]
     dates = [c in MYSQL_DATE_CODES for c in codes]
     converted = [

@@ -31,7 +31,7 @@ st.markdown(
 table, a chart and the SQL. Every run is kept in the history.
 """
 )
-st.page_link("pages/ask.py", label="Ask a question", icon=":material/chat:")
+st.page_link(shared.page_path("ask.py"), label="Ask a question", icon=":material/chat:")
 
 if target is not None:
     questions = shared.suggestions(target)

@@ -7,6 +7,7 @@ session state live here, behaviour lives in ``core``.
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import streamlit as st
 
@@ -20,8 +21,14 @@ from db.database import configure, upgrade_to_head
 
 logger = logging.getLogger(__name__)
 
+PAGES_DIR = Path(__file__).resolve().parent
 CONNECTION_KEY = "connection_name"
 PASSWORDS_KEY = "session_passwords"
+
+
+def page_path(name: str) -> str:
+    """A page's file as the router registered it, for st.page_link and st.switch_page."""
+    return str(PAGES_DIR / name)
 
 
 @st.cache_resource(show_spinner=False)
@@ -36,8 +43,25 @@ def _start_once(store_url: str, log_level: str) -> None:
     upgrade_to_head(store_url)
 
 
+def _leave_folder_mode() -> None:
+    """Make sure the router (app.py) draws every page, whatever page was asked for first.
+
+    Streamlit treats a ``pages/`` folder beside the main script as an old-style
+    multipage app until ``st.navigation`` first runs. If the first request after a
+    start is for a page's own URL (``/ask``), that page would run alone, without
+    the router and its sidebar, and stay so for the whole process. Leaving that
+    mode and rerunning sends the request through the router.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def start() -> Settings:
     """Load settings; set up logging and migrate the store once per process."""
+    _leave_folder_mode()
     settings = Settings.load()
     try:
         _start_once(settings.store_url, settings.log_level)
@@ -95,7 +119,7 @@ def connections(settings: Settings) -> list[ConnectionSpec]:
 
 def current_spec(settings: Settings) -> ConnectionSpec | None:
     specs = connections(settings)
-    chosen = st.session_state.get(CONNECTION_KEY)
+    chosen = st.session_state.get(CONNECTION_KEY) or settings.default_connection
     for spec in specs:
         if spec.name == chosen:
             return spec
@@ -164,7 +188,8 @@ def connection_picker(settings: Settings) -> None:
             st.warning("No connections available.")
         else:
             if st.session_state.get(CONNECTION_KEY) not in names:
-                st.session_state[CONNECTION_KEY] = names[0]
+                preferred = settings.default_connection
+                st.session_state[CONNECTION_KEY] = preferred if preferred in names else names[0]
             labels = {s.name: s.label for s in specs}
             st.selectbox(
                 "Connection", names, key=CONNECTION_KEY, format_func=lambda n: labels.get(n, n)

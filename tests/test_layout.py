@@ -40,4 +40,4 @@ def test_every_page_file_is_listed_in_the_router():
     ]
     assert pages
     for page in pages:
-        assert f"pages/{page}" in router, page
+        assert f'PAGES_DIR / "{page}"' in router, page

@@ -1,0 +1,120 @@
+"""The app driven through Streamlit's AppTest: from a question to a chart."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.conftest import ROOT
+
+
+@pytest.fixture()
+def app_env(tmp_path, monkeypatch):
+    """A fresh data folder (store and demo) and a secrets file for each test."""
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text("")
+    monkeypatch.setenv("QUARRY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("QUARRY_STORE_URL", raising=False)
+    monkeypatch.setenv("QUARRY_SECRETS_FILE", str(secrets))
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(ROOT)
+    return secrets
+
+
+ROUTER = ROOT / "tests" / "router" / "app.py"
+
+
+def start(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROUTER), default_timeout=120)
+    at.run()
+    if page:
+        at.switch_page(str(ROOT / page))
+        at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def ask(at: AppTest, question: str) -> AppTest:
+    at.text_area(key="ask_question").input(question)
+    next(b for b in at.button if b.label == "Ask").click()
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def test_home_page_opens_on_the_demo(app_env):
+    at = start()
+    assert at.title[0].value == "Quarry"
+    assert at.sidebar.selectbox(key="connection_name").value == "demo"
+    assert any(m.label == "Tables and views" and m.value == "8" for m in at.metric)
+
+
+def test_ask_page_from_question_to_metric_and_chart(app_env):
+    at = start("pages/ask.py")
+    ask(at, "How many customers are there?")
+    assert [m.value for m in at.metric] == ["1,100"]
+    ask(at, "How many circuits are there per ckt stat?")
+    assert at.get("plotly_chart"), "a category and a number draws bars"
+    assert at.dataframe, "the rows are shown as a table"
+    assert any("GROUP BY" in c.value for c in at.code)
+    history = at.dataframe[-1].value
+    assert list(history["status"][:2]) == ["ok", "ok"]
+
+
+def test_examples_are_offered_and_each_answers(app_env):
+    at = start("pages/ask.py")
+    examples = [b for b in at.button if b.key and b.key.startswith("example_")]
+    assert len(examples) >= 3
+    for index in range(len(examples)):
+        [b for b in at.button if b.key == f"example_{index}"][0].click()
+        at.run()
+        assert not at.exception
+        assert not at.error, [e.value for e in at.error]
+
+
+def test_edited_sql_runs_and_a_hostile_one_is_refused(app_env):
+    at = start("pages/ask.py")
+    ask(at, "How many customers are there?")
+    at.text_area(key="ask_sql_edit").input("SELECT COUNT(*) FROM sites")
+    next(b for b in at.button if b.label == "Run this SQL").click()
+    at.run()
+    assert [m.value for m in at.metric] == ["2,086"]
+    at.text_area(key="ask_sql_edit").input("DROP TABLE customers")
+    next(b for b in at.button if b.label == "Run this SQL").click()
+    at.run()
+    assert not at.exception
+    assert any("changes the schema" in e.value for e in at.error)
+    statuses = list(at.dataframe[-1].value["status"][:3])
+    assert statuses == ["rejected", "ok", "ok"], "failed runs are kept in the history"
+
+
+def test_a_declined_question_says_why(app_env):
+    at = start("pages/ask.py")
+    ask(at, "What will the weather be tomorrow?")
+    assert at.error and "names no table" in at.error[0].value
+
+
+@pytest.mark.mysql
+def test_ask_chinook_through_a_secrets_connection(app_env, chinook_url):
+    app_env.write_text(f'[connections.chinook]\nurl = "{chinook_url}"\n')
+    at = start("pages/ask.py")
+    at.sidebar.selectbox(key="connection_name").select("chinook")
+    at.run()
+    ask(at, "How many tracks are in each genre?")
+    assert at.get("plotly_chart")
+    assert at.dataframe[0].value.iloc[0].tolist() == ["Rock", 1297]
+
+
+def test_a_bad_connection_is_explained_and_the_app_keeps_working(app_env):
+    app_env.write_text('[connections.broken]\nurl = "mysql+pymysql://u:secret@127.0.0.1:1/x"\n')
+    at = start("pages/ask.py")
+    at.sidebar.selectbox(key="connection_name").select("broken")
+    at.run()
+    assert not at.exception
+    shown = " ".join(e.value for e in at.error)
+    assert "did not answer" in shown and "secret" not in shown
+    at.sidebar.selectbox(key="connection_name").select("demo")
+    at.run()
+    ask(at, "How many customers are there?")
+    assert [m.value for m in at.metric] == ["1,100"]
