@@ -15,6 +15,7 @@ from pages import shared
 st.set_page_config(page_title="Quarry", page_icon=":material/database:", layout="wide")
 
 settings = shared.start()
+shared.require_login(settings)
 
 # Absolute paths, so the router also works when a test runs it from another folder.
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
@@ -25,4 +26,5 @@ PAGES = [
 
 navigation = st.navigation(PAGES)
 shared.connection_picker(settings)
+shared.logout_button(settings)
 navigation.run()

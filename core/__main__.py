@@ -188,6 +188,37 @@ def cmd_loss_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _user_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="the user name people log in with")
+    parser.add_argument("--reset", action="store_true", help="set a new password for a user")
+    parser.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input",
+    )
+
+
+@command("add-user", _user_arguments)
+def cmd_add_user(args: argparse.Namespace, settings: Settings) -> int:
+    """Add a user of a team deployment (or reset a password) in the store."""
+    import getpass
+
+    from core.auth import add_user
+    from db.database import upgrade_to_head
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass(f"Password for {args.name}: ")
+        if getpass.getpass("Again: ") != password:
+            print("FAILED: the two passwords differ.", file=sys.stderr)
+            return 2
+    upgrade_to_head(settings.store_url)
+    add_user(args.name, password, reset=args.reset, store_url=settings.store_url)
+    print(f"{'Reset' if args.reset else 'Added'} user {args.name}.")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)

@@ -842,13 +842,13 @@ class _Builder:
             else:
                 value = exp.Count(this=exp.Star())
                 alias = f"{_snake(subject.name)}_count"
-            select.append(exp.alias_(value, alias) if f.group else value)
+            select.append(exp.alias_(value, alias))
         elif f.action == "aggregate":
             measure = self.col(*f.measure)
             func = {"SUM": exp.Sum, "AVG": exp.Avg, "MAX": exp.Max, "MIN": exp.Min}[f.aggregate]
             value = func(this=measure)
             alias = f"{f.aggregate.lower()}_{_snake(f.measure[1])}"
-            select.append(exp.alias_(value, alias) if f.group else value)
+            select.append(exp.alias_(value, alias))
         elif f.action == "superlative":
             for table, column in f.select:
                 select.append(self.col(table, column))

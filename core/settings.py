@@ -97,6 +97,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Name of the connection the sidebar picks first; empty means the demo.",
     ),
     Setting(
+        "team_mode",
+        "QUARRY_TEAM_MODE",
+        False,
+        "Require a login before any page shows (OIDC via [auth] in secrets, or store users).",
+    ),
+    Setting(
         "log_level",
         "QUARRY_LOG_LEVEL",
         "INFO",
@@ -166,6 +172,7 @@ class Settings:
     model_timeout_s: float
     max_repairs: int
     default_connection: str
+    team_mode: bool
     log_level: str
     secrets: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 

@@ -50,3 +50,17 @@ class QueryRun(Base):
     error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
     author: orm.Mapped[str | None] = orm.mapped_column(sa.String(100), index=True)
     marked_good: orm.Mapped[bool] = orm.mapped_column(sa.Boolean, default=False)
+
+
+class User(Base):
+    """A person who may log in to a team deployment when no OIDC provider is set up."""
+
+    __tablename__ = "users"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(100), unique=True)
+    password_hash: orm.Mapped[str] = orm.mapped_column(sa.String(255))
+    created_at: orm.Mapped[dt.datetime] = orm.mapped_column(
+        sa.DateTime(timezone=True), default=utcnow
+    )
+    last_login_at: orm.Mapped[dt.datetime | None] = orm.mapped_column(sa.DateTime(timezone=True))

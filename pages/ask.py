@@ -28,6 +28,7 @@ if target is None:
     st.stop()
 spec = shared.current_spec(settings)
 connection_name = spec.name if spec else target.name
+user = shared.current_user(settings)  # None in local mode: the history is everyone's
 
 
 def _remember(result: AskResult) -> None:
@@ -35,7 +36,7 @@ def _remember(result: AskResult) -> None:
     # The editor widget may already be drawn in this run; it takes the new SQL on the next one.
     st.session_state[SQL_NEXT] = result.sql or ""
     try:
-        st.session_state[RUN_ID] = history.record(result, connection_name)
+        st.session_state[RUN_ID] = history.record(result, connection_name, author=user)
     except Exception as exc:  # the answer is shown even when the store is unwell
         st.session_state[RUN_ID] = None
         st.warning(f"The run could not be saved in the history: {str(exc).splitlines()[0]}")
@@ -80,7 +81,7 @@ if examples:
             key=f"example_{i}",
             on_click=_use_example,
             args=(example,),
-            use_container_width=True,
+            width="stretch",
         )
 
 with st.form("ask_form"):
@@ -130,8 +131,8 @@ def _show_rows(result: AskResult) -> None:
     else:
         figure = build_figure(frame, choice)
         if figure is not None:
-            st.plotly_chart(figure, use_container_width=True)
-    st.dataframe(frame, hide_index=True, use_container_width=True)
+            st.plotly_chart(figure, width="stretch")
+    st.dataframe(frame, hide_index=True, width="stretch")
     st.download_button(
         "Download CSV",
         csv_bytes(result.columns, result.rows),
@@ -144,9 +145,10 @@ def _show_rows(result: AskResult) -> None:
 def _show_sql_editor(result: AskResult) -> None:
     if SQL_NEXT in st.session_state:
         st.session_state[SQL_EDIT] = st.session_state.pop(SQL_NEXT)
-    with st.form("sql_form", border=False):
-        st.text_area("SQL (edit and run again)", key=SQL_EDIT, height=140)
-        rerun = st.form_submit_button("Run this SQL", icon=":material/play_arrow:")
+    with st.expander("Edit the SQL and run it again", expanded=result.status == "draft"):
+        with st.form("sql_form", border=False):
+            st.text_area("SQL", key=SQL_EDIT, height=140)
+            rerun = st.form_submit_button("Run this SQL", icon=":material/play_arrow:")
     if rerun:
         with st.spinner("Running…"):
             _remember(
@@ -188,7 +190,7 @@ if result is not None:
 
 st.subheader("History")
 try:
-    runs = history.recent(connection_name=connection_name, limit=50)
+    runs = history.recent(connection_name=connection_name, author=user, limit=50)
 except Exception as exc:
     st.warning(f"The history could not be read: {str(exc).splitlines()[0]}")
     runs = []
@@ -210,7 +212,7 @@ else:
     picked = st.dataframe(
         table,
         hide_index=True,
-        use_container_width=True,
+        width="stretch",
         on_select="rerun",
         selection_mode="single-row",
         key="ask_history",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from core import catalog
+from core import auth, catalog
 from core.ask import AskResult
 from core.connections import ConnectionSpec, mask_url, parse_url, password_env_var
 from core.errors import QuarryError
@@ -24,6 +24,9 @@ logger = logging.getLogger(__name__)
 PAGES_DIR = Path(__file__).resolve().parent
 CONNECTION_KEY = "connection_name"
 PASSWORDS_KEY = "session_passwords"
+USER_KEY = "quarry_user"
+NEXT_CONNECTION_KEY = "connection_next"
+FLASH_KEY = "connection_flash"
 
 
 def page_path(name: str) -> str:
@@ -92,6 +95,13 @@ def _suggestions(_target_obj: Target, key: str) -> list[str]:
     return suggest_questions(_target_obj)
 
 
+@st.cache_data(show_spinner=False, ttl=600, max_entries=20)
+def _grants(_target_obj: Target, key: str):
+    from core.grants import check_grants
+
+    return check_grants(_target_obj)
+
+
 def suggestions(target: Target) -> list[str]:
     return _suggestions(target, target.masked_url)
 
@@ -149,10 +159,12 @@ def show_error(error: QuarryError | AskResult) -> None:
 
 
 def _add_connection_form(settings: Settings) -> None:
-    with st.form("add_connection", clear_on_submit=False, border=False):
+    with st.form("add_connection", clear_on_submit=True, border=False):
         name = st.text_input("Name", placeholder="sales")
         url = st.text_input("URL", placeholder="mysql+pymysql://analyst@db.example.com:3306/sales")
-        password = st.text_input("Password (kept for this session only)", type="password")
+        password = st.text_input(
+            "Password (kept for this session only)", type="password", key="add_connection_password"
+        )
         if not st.form_submit_button("Test and save", type="primary"):
             return
     try:
@@ -166,22 +178,26 @@ def _add_connection_form(settings: Settings) -> None:
     except QuarryError as exc:
         show_error(exc)
         return
-    if password or parse_url(url).password:
-        st.session_state.setdefault(PASSWORDS_KEY, {})[spec.name] = (
-            password or parse_url(url).password
-        )
-        st.info(
+    typed = password or parse_url(url).password
+    if typed:
+        st.session_state.setdefault(PASSWORDS_KEY, {})[spec.name] = typed
+        st.session_state[FLASH_KEY] = (
             f"Saved without its password. To keep it across sessions put it in "
             f"`.streamlit/secrets.toml` under `[connections.{spec.name}]` as `password`, "
             f"or in the environment variable `{password_env_var(spec.name)}`."
         )
-    st.session_state[CONNECTION_KEY] = spec.name
+    # The typed password lives on only in this session's connection, not in the form.
+    st.session_state.pop("add_connection_password", None)
+    # The picker is already drawn in this run; it takes the new choice on the next.
+    st.session_state[NEXT_CONNECTION_KEY] = spec.name
     st.rerun()
 
 
 def connection_picker(settings: Settings) -> None:
     """The sidebar: pick a target, see what it is, add or remove connections."""
     with st.sidebar:
+        if NEXT_CONNECTION_KEY in st.session_state:
+            st.session_state[CONNECTION_KEY] = st.session_state.pop(NEXT_CONNECTION_KEY)
         specs = connections(settings)
         names = [s.name for s in specs]
         if not names:
@@ -204,18 +220,33 @@ def connection_picker(settings: Settings) -> None:
             if target is not None:
                 tables = [t for t in target.schema.main_tables]
                 st.caption(f"{target.server.description} · {len(tables)} tables and views")
+                _write_warning(target)
                 _schema_browser(target)
-                if st.button("Reload schema", icon=":material/refresh:", use_container_width=True):
+                if st.button("Reload schema", icon=":material/refresh:", width="stretch"):
                     forget_target(spec)
                     st.rerun()
             if spec.source == "store" and st.button(
-                "Remove this connection", icon=":material/delete:", use_container_width=True
+                "Remove this connection", icon=":material/delete:", width="stretch"
             ):
                 catalog.delete_connection(spec.name, settings)
                 st.session_state.pop(CONNECTION_KEY, None)
                 st.rerun()
+        if FLASH_KEY in st.session_state:
+            st.info(st.session_state.pop(FLASH_KEY))
         with st.expander("Add a connection"):
             _add_connection_form(settings)
+
+
+def _write_warning(target: Target) -> None:
+    check = _grants(target, target.masked_url)
+    if check is None or not check.can_write:
+        return
+    st.warning(
+        f"{check.summary} Quarry never writes, but a SELECT-only user is the safer choice.",
+        icon=":material/edit_note:",
+    )
+    with st.expander("Create a SELECT-only user"):
+        st.code(check.fix, language="sql")
 
 
 def _schema_browser(target: Target) -> None:
@@ -227,3 +258,70 @@ def _schema_browser(target: Target) -> None:
             st.caption(", ".join(c.name for c in table.columns))
         for problem in target.schema.errors:
             st.caption(f":material/warning: {problem.object}: {problem.message}")
+
+
+def _oidc_configured() -> bool:
+    try:
+        return "auth" in st.secrets
+    except (FileNotFoundError, KeyError):
+        return False
+    except Exception:  # an unreadable secrets file means: no OIDC set up
+        return False
+
+
+def current_user(settings: Settings) -> str | None:
+    """Who is logged in (team mode), or None in local mode."""
+    if not settings.team_mode:
+        return None
+    if st.session_state.get(USER_KEY):
+        return st.session_state[USER_KEY]
+    if _oidc_configured() and st.user.is_logged_in:
+        return st.user.get("email") or st.user.get("name") or "user"
+    return None
+
+
+def _login_form(settings: Settings) -> None:
+    st.title("Quarry")
+    st.caption("This deployment is shared by a team; log in to continue.")
+    with st.form("login"):
+        name = st.text_input("User name", key="login_name")
+        password = st.text_input("Password", type="password", key="login_password")
+        submitted = st.form_submit_button("Log in", type="primary")
+    if submitted:
+        if auth.verify(name.strip(), password, store_url=settings.store_url):
+            st.session_state[USER_KEY] = name.strip()
+            st.session_state.pop("login_password", None)
+            st.rerun()
+        st.error("Wrong user name or password.")
+    if not auth.user_names(store_url=settings.store_url):
+        st.info("No users yet: an administrator adds one with `python -m core add-user NAME`.")
+
+
+def require_login(settings: Settings) -> str | None:
+    """In team mode, show the login screen and stop until someone has logged in."""
+    if not settings.team_mode:
+        return None
+    user = current_user(settings)
+    if user:
+        return user
+    if _oidc_configured():
+        st.title("Quarry")
+        st.caption("This deployment is shared by a team; log in to continue.")
+        st.button("Log in", type="primary", on_click=st.login)
+    else:
+        _login_form(settings)
+    st.stop()
+
+
+def logout_button(settings: Settings) -> None:
+    user = current_user(settings)
+    if user is None:
+        return
+    with st.sidebar:
+        st.caption(f"Logged in as **{user}**")
+        if st.button("Log out", icon=":material/logout:", width="stretch"):
+            if st.session_state.pop(USER_KEY, None) is None and _oidc_configured():
+                st.logout()
+            for key in list(st.session_state):
+                del st.session_state[key]
+            st.rerun()

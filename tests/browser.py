@@ -34,10 +34,23 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+STREAMLIT_RUN = ["streamlit", "run", "app.py", "--server.headless", "true"]
+
+
 @contextlib.contextmanager
-def running_app(env: dict[str, str], timeout_s: float = 90) -> Iterator[str]:
-    """`streamlit run app.py` on a free port; yields its base URL once healthy."""
+def running_app(
+    env: dict[str, str], command: list[str] | None = None, timeout_s: float = 90
+) -> Iterator[str]:
+    """Start the app (``streamlit run app.py`` unless `command` says otherwise) on a
+    free port of 127.0.0.1; yields its base URL once ``/_stcore/health`` answers."""
     port = _free_port()
+    argv = [
+        a
+        for a in (command or STREAMLIT_RUN)
+        if not a.startswith(("--server.port", "--server.address"))
+    ]
+    if argv[0] == "streamlit":
+        argv = [sys.executable, "-m", "streamlit", *argv[1:]]
     log = (ROOT / "tests" / "artifacts").joinpath(f"streamlit-{port}.log")
     log.parent.mkdir(exist_ok=True)
     with log.open("w") as out:

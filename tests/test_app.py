@@ -118,3 +118,41 @@ def test_a_bad_connection_is_explained_and_the_app_keeps_working(app_env):
     at.run()
     ask(at, "How many customers are there?")
     assert [m.value for m in at.metric] == ["1,100"]
+
+
+def test_team_mode_asks_for_a_login_and_keeps_history_per_user(app_env, monkeypatch):
+    from core.auth import add_user
+    from db.database import upgrade_to_head
+
+    monkeypatch.setenv("QUARRY_TEAM_MODE", "1")
+    store = f"sqlite:///{app_env.parent / 'data' / 'quarry.db'}"
+    upgrade_to_head(store)
+    add_user("ann", "ann-password-1", store_url=store)
+    add_user("bob", "bob-password-1", store_url=store)
+
+    at = start()
+    assert not at.sidebar.selectbox, "nothing but the login shows before a login"
+    at.text_input(key="login_name").input("ann")
+    at.text_input(key="login_password").input("wrong password")
+    next(b for b in at.button if b.label == "Log in").click()
+    at.run()
+    assert any("Wrong user name or password" in e.value for e in at.error)
+    at.text_input(key="login_password").input("ann-password-1")
+    next(b for b in at.button if b.label == "Log in").click()
+    at.run()
+    at.switch_page(str(ROOT / "pages/ask.py"))
+    at.run()
+    ask(at, "How many customers are there?")
+    assert len(at.dataframe[-1].value) == 1
+
+    bob = start()
+    bob.text_input(key="login_name").input("bob")
+    bob.text_input(key="login_password").input("bob-password-1")
+    next(b for b in bob.button if b.label == "Log in").click()
+    bob.run()
+    bob.switch_page(str(ROOT / "pages/ask.py"))
+    bob.run()
+    assert any("No runs yet" in c.value for c in bob.caption), "bob does not see ann's runs"
+    next(b for b in bob.button if b.label == "Log out").click()
+    bob.run()
+    assert bob.text_input(key="login_name") is not None

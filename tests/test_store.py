@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import uuid
+
 import pytest
 import sqlalchemy as sa
 from alembic import command
+from alembic.script import ScriptDirectory
 
 from db import database
 from db.models import QueryRun
@@ -18,10 +22,15 @@ def _tables(url: str) -> set[str]:
 
 
 def _roundtrip(url: str) -> None:
+    """Empty to head, down one step and up again, down to empty and up again."""
     database.upgrade_to_head(url)
     assert {"connections", "query_runs", "alembic_version"} <= _tables(url)
     head = database.current_revision(url)
     config = database.alembic_config(url)
+    command.downgrade(config, "-1")
+    assert database.current_revision(url) != head
+    command.upgrade(config, "head")
+    assert database.current_revision(url) == head
     command.downgrade(config, "base")
     assert "query_runs" not in _tables(url)
     command.upgrade(config, "head")
@@ -36,6 +45,78 @@ def test_migrations_run_on_sqlite(tmp_path):
 @pytest.mark.mysql
 def test_migrations_run_on_mariadb(scratch_mysql):
     _roundtrip(scratch_mysql)
+
+
+@pytest.fixture()
+def scratch_pg(pg_server_url):
+    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    name = f"quarry_t_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    try:
+        yield (
+            sa.engine.make_url(pg_server_url)
+            .set(database=name)
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        admin.dispose()
+
+
+@pytest.mark.postgres
+def test_migrations_run_on_postgresql(scratch_pg):
+    _roundtrip(scratch_pg)
+
+
+def test_an_older_store_is_upgraded_at_start_up(tmp_path):
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(database.alembic_config(url), "0001")
+    assert database.current_revision(url) == "0001"
+    database.upgrade_to_head(url)
+    heads = ScriptDirectory.from_config(database.alembic_config(url)).get_heads()
+    assert [database.current_revision(url)] == heads
+    database.dispose(url)
+
+
+def _record_many(store_url: str, writers: int = 10, each: int = 50) -> None:
+    from core import history
+    from core.ask import AskResult
+
+    def work(writer: int) -> None:
+        for i in range(each):
+            history.record(
+                AskResult(question=f"w{writer} q{i}", engine="offline"),
+                "c",
+                author=f"user{writer}",
+                store_url=store_url,
+            )
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=writers) as pool:
+        list(pool.map(work, range(writers)))
+
+
+def _assert_all_rows(store_url: str, writers: int = 10, each: int = 50) -> None:
+    with database.session_scope(store_url) as session:
+        questions = set(session.scalars(sa.select(QueryRun.question)))
+    assert questions == {f"w{w} q{i}" for w in range(writers) for i in range(each)}
+
+
+def test_ten_writers_at_once_on_sqlite(tmp_path):
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    database.upgrade_to_head(url)
+    _record_many(url)
+    _assert_all_rows(url)
+    database.dispose(url)
+
+
+@pytest.mark.mysql
+def test_ten_writers_at_once_on_mariadb(scratch_mysql):
+    database.upgrade_to_head(scratch_mysql)
+    _record_many(scratch_mysql)
+    _assert_all_rows(scratch_mysql)
+    database.dispose(scratch_mysql)
 
 
 def test_session_scope_commits_or_rolls_back(tmp_path):
