@@ -41,3 +41,19 @@ def test_every_page_file_is_listed_in_the_router():
     assert pages
     for page in pages:
         assert f'PAGES_DIR / "{page}"' in router, page
+
+
+def test_every_setting_is_documented_in_the_readme():
+    from core.settings import SETTINGS
+
+    readme = (ROOT / "README.md").read_text()
+    missing = [s.env for s in SETTINGS if f"`{s.env}`" not in readme]
+    assert missing == []
+
+
+def test_ci_runs_the_readmes_test_command():
+    readme = (ROOT / "README.md").read_text()
+    commands = [line for line in readme.splitlines()
+                if line.startswith("python3 -m venv .venv") and "pytest" in line]
+    assert len(commands) == 1
+    assert "README.md" in (ROOT / ".ci" / "run").read_text()
