@@ -156,3 +156,15 @@ def test_team_mode_asks_for_a_login_and_keeps_history_per_user(app_env, monkeypa
     next(b for b in bob.button if b.label == "Log out").click()
     bob.run()
     assert bob.text_input(key="login_name") is not None
+
+
+def test_adding_a_malformed_connection_says_what_is_wrong(app_env):
+    at = start()
+    fields = list(at.sidebar.text_input)
+    fields[0].input("typo")
+    fields[1].input("mysql+pymysql//missing-colon")
+    next(b for b in at.sidebar.button if b.label == "Test and save").click()
+    at.run()
+    assert not at.exception
+    assert any("not a database URL" in e.value for e in at.error)
+    assert at.sidebar.selectbox(key="connection_name").options == ["demo (sqlite)"]
