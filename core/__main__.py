@@ -173,6 +173,43 @@ def cmd_guard(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _profile_arguments(parser: argparse.ArgumentParser) -> None:
+    _url_arguments(parser)
+    parser.add_argument("--table", help="profile only this table or view")
+
+
+@command("profile", _profile_arguments)
+def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
+    """Exact column statistics computed in the database: nulls, distinct, min/max, top values."""
+    from core.errors import BadInput
+    from core.profile_stats import profile_tables
+
+    target = _open(args, settings)
+    tables = None
+    if args.table:
+        table = target.schema.table(args.table)
+        if table is None:
+            raise BadInput(
+                f"There is no table or view '{args.table}' in {target.masked_url}.",
+                hint="Run without --table to profile every table and view.",
+            )
+        tables = [table]
+    found = profile_tables(target, settings, tables)
+    lines = []
+    for stats in found:
+        lines.append(
+            f"{stats.table}: {stats.rows} rows" + (f" FAILED: {stats.error}" if stats.error else "")
+        )
+        for c in stats.columns:
+            top = ", ".join(f"{v!s}×{n}" for v, n in c.top[:3])
+            lines.append(
+                f"  {c.name}\tnulls {c.nulls}\tdistinct {c.distinct}\tmin {c.min!s}\t"
+                f"max {c.max!s}\ttop {top}"
+            )
+    emit(args, {"tables": [s.to_json() for s in found]}, "\n".join(lines))
+    return 0
+
+
 def _loss_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="trainer_state.json, trainer_log.jsonl, a CSV or event file")
     parser.add_argument("--json", action="store_true", help="print JSON")
