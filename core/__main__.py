@@ -49,8 +49,40 @@ def _open(args: argparse.Namespace, settings: Settings):
     return open_target(args.url, settings)
 
 
+def _glossary_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--glossary",
+        metavar="FILE",
+        help="a YAML or JSON glossary to use instead of the one stored for this database",
+    )
+    group.add_argument(
+        "--no-glossary", action="store_true", help="use no glossary, not even the stored one"
+    )
+
+
+def _glossary(args: argparse.Namespace, settings: Settings):
+    """The glossary a command uses: --glossary FILE, else the one stored for the URL's
+    connection (the page's, when the URL is the demo's or a configured connection's)."""
+    from core import glossary_store
+
+    if args.no_glossary:
+        return None
+    if args.glossary:
+        return glossary_store.read_file(args.glossary)
+    from db.database import upgrade_to_head
+
+    try:
+        upgrade_to_head()
+        return glossary_store.load(glossary_store.connection_key(args.url, settings)) or None
+    except Exception as exc:  # the question matters more than its glossary
+        logger.warning("Could not read the stored glossary: %s", exc)
+        return None
+
+
 def _ask_arguments(parser: argparse.ArgumentParser) -> None:
     _url_arguments(parser)
+    _glossary_arguments(parser)
     parser.add_argument("question", help="the question, in plain English")
     parser.add_argument(
         "--engine",
@@ -69,8 +101,15 @@ def _default_engine(args: argparse.Namespace, settings: Settings) -> str:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from core.ask import ask
 
+    glossary = _glossary(args, settings)
     target = _open(args, settings)
-    result = ask(args.question, target, settings, engine=_default_engine(args, settings))
+    result = ask(
+        args.question,
+        target,
+        settings,
+        engine=_default_engine(args, settings),
+        glossary=glossary,
+    )
     if not args.no_history:
         _record(result, target.masked_url)
     lines = [f"SQL: {result.sql}" if result.sql else "SQL: (none)"]
@@ -101,6 +140,7 @@ def _eval_arguments(parser: argparse.ArgumentParser) -> None:
     _url_arguments(parser)
     parser.add_argument("--cases", required=True, help="JSONL file of {id, question, sql}")
     parser.add_argument("--engine", choices=("offline", "openai"), default=None)
+    _glossary_arguments(parser)
 
 
 @command("eval", _eval_arguments)
@@ -108,8 +148,11 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from core.evaluate import evaluate, load_cases
 
     cases = load_cases(args.cases)
+    glossary = _glossary(args, settings)
     target = _open(args, settings)
-    report = evaluate(cases, target, settings, engine=_default_engine(args, settings))
+    report = evaluate(
+        cases, target, settings, engine=_default_engine(args, settings), glossary=glossary
+    )
     data = report.to_json()
     text = "\n".join(
         [f"{r['id']}\t{r['status']}\t{r['sql'] or ''}".replace("\n", " ") for r in data["results"]]
