@@ -253,6 +253,24 @@ def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+@command("curate", _url_arguments)
+def cmd_curate(args: argparse.Namespace, settings: Settings) -> int:
+    """Findings: cryptic names, ambiguous names, inconsistent values, each with a fix."""
+    from core.curate import curate
+    from core.generate_sql import make_client
+
+    target = _open(args, settings)
+    client = make_client(settings) if settings.has_model else None
+    curation = curate(target, settings, client=client)
+    lines = [
+        f"{f.table}.{f.column}\t{f.kind}\t{f.detail}\n\t→ {f.suggestion}" for f in curation.findings
+    ]
+    lines += [f"could not check {p}" for p in curation.problems]
+    lines.append(f"{len(curation.findings)} findings")
+    emit(args, curation.to_json(), "\n".join(lines))
+    return 0
+
+
 def _loss_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="trainer_state.json, trainer_log.jsonl, a CSV or event file")
     parser.add_argument("--json", action="store_true", help="print JSON")
