@@ -548,9 +548,10 @@ def _check_text_shapes(
     if len(texts) < 3 or column.kind != "text":
         return []
     numbers = [(v, n) for v, n in texts if _is_number(v)]
-    digits_only = all(v.isdigit() for v, _ in numbers)
-    code_like = digits_only and (
-        len({len(v) for v, _ in numbers}) == 1
+    # Whole numbers in a column named like a code (zip, phone, id) are codes, not quantities.
+    code_like = all(v.isdigit() for v, _ in numbers) and (
+        bool(set(naming.split_identifier(column.name)) & CODE_WORDS)
+        or len({len(v) for v, _ in numbers}) == 1
         or any(v.startswith("0") and len(v) > 1 for v, _ in numbers)
     )
     if len(numbers) >= SHARE * len(texts) and not code_like:
