@@ -263,9 +263,9 @@ else:
                 "table": f.table,
                 "column": f.column,
                 "kind": f.kind,
-                "detail": f.detail,
                 "suggestion": f.suggestion,
                 "from": ", ".join(dict.fromkeys(s.source for s in f.suggestions)) or f.check,
+                "detail": f.detail,
             }
             for f in curation.findings
         ]

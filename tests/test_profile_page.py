@@ -167,13 +167,14 @@ def test_the_page_in_a_real_browser(tmp_path):
                 ],
             )
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"http://127.0.0.1:{port}/profile", timeout=60_000)
+            page.goto(f"http://127.0.0.1:{port}/", timeout=60_000)
+            page.get_by_role("link", name="Profile").click(timeout=60_000)
             page.get_by_role("button", name="Profile all tables").click(timeout=60_000)
-            page.get_by_text("Overview").wait_for(timeout=120_000)
-            page.get_by_text("Findings").wait_for(timeout=60_000)
+            page.get_by_role("heading", name="Overview").wait_for(timeout=120_000)
+            page.get_by_role("heading", name="Findings").wait_for(timeout=60_000)
             page.wait_for_timeout(1500)
             page.screenshot(path=str(ARTIFACTS / "profile-demo.png"), full_page=False)
-            page.get_by_text("Findings").scroll_into_view_if_needed()
+            page.get_by_role("heading", name="Findings").scroll_into_view_if_needed()
             page.wait_for_timeout(800)
             page.screenshot(path=str(ARTIFACTS / "profile-findings.png"), full_page=False)
             assert page.get_by_text("Traceback").count() == 0
