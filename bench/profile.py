@@ -45,20 +45,21 @@ CREATE TABLE events (
 )
 """
 # Deterministic rows from MariaDB's sequence engine: every run builds the same table.
+# (%% is the driver's escape for a literal %.)
 FILL = """
 INSERT INTO events
 SELECT seq,
-  1 + (seq * 7919) % 50000,
-  ELT(1 + (seq * 31) % 5, 'active', 'pending', 'closed', 'cancelled', 'on hold'),
-  IF(seq % 50 = 0, NULL, ((seq * 104729) % 100000) / 100),
-  CONCAT('user', (seq * 15485863) % 900000, '@example.com'),
-  DATE('2015-01-01') + INTERVAL (seq * 13) % 3650 DAY,
+  1 + (seq * 7919) %% 50000,
+  ELT(1 + (seq * 31) %% 5, 'active', 'pending', 'closed', 'cancelled', 'on hold'),
+  IF(seq %% 50 = 0, NULL, ((seq * 104729) %% 100000) / 100),
+  CONCAT('user', (seq * 15485863) %% 900000, '@example.com'),
+  DATE('2015-01-01') + INTERVAL (seq * 13) %% 3650 DAY,
   TIMESTAMP('2015-01-01') + INTERVAL (seq * 7) SECOND,
-  IF(seq % 20 = 0, NULL, ((seq * 2654435761) % 1000003) / 7.0),
-  ELT(1 + (seq * 17) % 40, 'US','GB','DE','FR','IT','ES','NL','BE','SE','NO','DK','FI','PL',
+  IF(seq %% 20 = 0, NULL, ((seq * 2654435761) %% 1000003) / 7.0),
+  ELT(1 + (seq * 17) %% 40, 'US','GB','DE','FR','IT','ES','NL','BE','SE','NO','DK','FI','PL',
       'CZ','AT','CH','PT','IE','GR','HU','RO','BG','HR','SI','SK','LT','LV','EE','CA','MX',
       'BR','AR','CL','CO','PE','JP','KR','CN','IN','AU'),
-  IF(seq % 10 < 7, NULL, CONCAT('note ', (seq * 97) % 1000))
+  IF(seq %% 10 < 7, NULL, CONCAT('note ', (seq * 97) %% 1000))
 FROM seq_1_to_{rows}
 """
 

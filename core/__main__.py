@@ -101,8 +101,8 @@ def _default_engine(args: argparse.Namespace, settings: Settings) -> str:
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from core.ask import ask
 
-    glossary = _glossary(args, settings)
     target = _open(args, settings)
+    glossary = _glossary(args, settings)
     result = ask(
         args.question,
         target,
@@ -148,8 +148,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from core.evaluate import evaluate, load_cases
 
     cases = load_cases(args.cases)
-    glossary = _glossary(args, settings)
     target = _open(args, settings)
+    glossary = _glossary(args, settings)
     report = evaluate(
         cases, target, settings, engine=_default_engine(args, settings), glossary=glossary
     )
