@@ -13,6 +13,7 @@ from core.errors import BadInput
 from core.glossary import BusinessTerm, ColumnMeaning, Glossary, ValueSynonym
 from db import database
 from tests.test_cli import cli
+from tests.test_store import _tables
 
 TEXAS = Glossary(
     meanings=[ColumnMeaning("customers", "st", "state of the head office", "dictionary")],
@@ -30,13 +31,6 @@ def store(tmp_path):
     database.upgrade_to_head(url)
     yield url
     database.dispose(url)
-
-
-def _tables(url: str) -> set[str]:
-    engine = sa.create_engine(url)
-    names = set(sa.inspect(engine).get_table_names())
-    engine.dispose()
-    return names
 
 
 def _migrate_glossary(url: str) -> None:
