@@ -49,8 +49,40 @@ def _open(args: argparse.Namespace, settings: Settings):
     return open_target(args.url, settings)
 
 
+def _glossary_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--glossary",
+        metavar="FILE",
+        help="a YAML or JSON glossary to use instead of the one stored for this database",
+    )
+    group.add_argument(
+        "--no-glossary", action="store_true", help="use no glossary, not even the stored one"
+    )
+
+
+def _glossary(args: argparse.Namespace, settings: Settings):
+    """The glossary a command uses: --glossary FILE, else the one stored for the URL's
+    connection (the page's, when the URL is the demo's or a configured connection's)."""
+    from core import glossary_store
+
+    if args.no_glossary:
+        return None
+    if args.glossary:
+        return glossary_store.read_file(args.glossary)
+    from db.database import upgrade_to_head
+
+    try:
+        upgrade_to_head()
+        return glossary_store.load(glossary_store.connection_key(args.url, settings)) or None
+    except Exception as exc:  # the question matters more than its glossary
+        logger.warning("Could not read the stored glossary: %s", exc)
+        return None
+
+
 def _ask_arguments(parser: argparse.ArgumentParser) -> None:
     _url_arguments(parser)
+    _glossary_arguments(parser)
     parser.add_argument("question", help="the question, in plain English")
     parser.add_argument(
         "--engine",
@@ -70,7 +102,14 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from core.ask import ask
 
     target = _open(args, settings)
-    result = ask(args.question, target, settings, engine=_default_engine(args, settings))
+    glossary = _glossary(args, settings)
+    result = ask(
+        args.question,
+        target,
+        settings,
+        engine=_default_engine(args, settings),
+        glossary=glossary,
+    )
     if not args.no_history:
         _record(result, target.masked_url)
     lines = [f"SQL: {result.sql}" if result.sql else "SQL: (none)"]
@@ -101,6 +140,7 @@ def _eval_arguments(parser: argparse.ArgumentParser) -> None:
     _url_arguments(parser)
     parser.add_argument("--cases", required=True, help="JSONL file of {id, question, sql}")
     parser.add_argument("--engine", choices=("offline", "openai"), default=None)
+    _glossary_arguments(parser)
 
 
 @command("eval", _eval_arguments)
@@ -109,7 +149,10 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
     cases = load_cases(args.cases)
     target = _open(args, settings)
-    report = evaluate(cases, target, settings, engine=_default_engine(args, settings))
+    glossary = _glossary(args, settings)
+    report = evaluate(
+        cases, target, settings, engine=_default_engine(args, settings), glossary=glossary
+    )
     data = report.to_json()
     text = "\n".join(
         [f"{r['id']}\t{r['status']}\t{r['sql'] or ''}".replace("\n", " ") for r in data["results"]]
@@ -170,6 +213,61 @@ def cmd_guard(args: argparse.Namespace, settings: Settings) -> int:
         + [f"{agree} of {len(results)} agree"]
     )
     emit(args, data, text)
+    return 0
+
+
+def _profile_arguments(parser: argparse.ArgumentParser) -> None:
+    _url_arguments(parser)
+    parser.add_argument("--table", help="profile only this table or view")
+
+
+@command("profile", _profile_arguments)
+def cmd_profile(args: argparse.Namespace, settings: Settings) -> int:
+    """Exact column statistics computed in the database: nulls, distinct, min/max, top values."""
+    from core.errors import BadInput
+    from core.profile_stats import profile_tables
+
+    target = _open(args, settings)
+    tables = None
+    if args.table:
+        table = target.schema.table(args.table)
+        if table is None:
+            raise BadInput(
+                f"There is no table or view '{args.table}' in {target.masked_url}.",
+                hint="Run without --table to profile every table and view.",
+            )
+        tables = [table]
+    found = profile_tables(target, settings, tables)
+    lines = []
+    for stats in found:
+        lines.append(
+            f"{stats.table}: {stats.rows} rows" + (f" FAILED: {stats.error}" if stats.error else "")
+        )
+        for c in stats.columns:
+            top = ", ".join(f"{v!s}×{n}" for v, n in c.top[:3])
+            lines.append(
+                f"  {c.name}\tnulls {c.nulls}\tdistinct {c.distinct}\tmin {c.min!s}\t"
+                f"max {c.max!s}\ttop {top}"
+            )
+    emit(args, {"tables": [s.to_json() for s in found]}, "\n".join(lines))
+    return 0
+
+
+@command("curate", _url_arguments)
+def cmd_curate(args: argparse.Namespace, settings: Settings) -> int:
+    """Findings: cryptic names, ambiguous names, inconsistent values, each with a fix."""
+    from core.curate import curate
+    from core.generate_sql import make_client
+
+    target = _open(args, settings)
+    client = make_client(settings) if settings.has_model else None
+    curation = curate(target, settings, client=client)
+    lines = [
+        f"{f.table}.{f.column}\t{f.kind}\t{f.detail}\n\t→ {f.suggestion}" for f in curation.findings
+    ]
+    lines += [f"could not check {p}" for p in curation.problems]
+    lines.append(f"{len(curation.findings)} findings")
+    emit(args, curation.to_json(), "\n".join(lines))
     return 0
 
 

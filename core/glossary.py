@@ -14,6 +14,8 @@ class ColumnMeaning:
     table: str
     column: str
     meaning: str
+    # Where the entry came from ("dictionary", "model", "typed", "import" …); not part of equality.
+    source: str = dataclasses.field(default="", compare=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,6 +26,7 @@ class ValueSynonym:
     column: str
     synonym: str
     value: str
+    source: str = dataclasses.field(default="", compare=False)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,6 +36,7 @@ class BusinessTerm:
     term: str
     definition: str
     table: str = ""
+    source: str = dataclasses.field(default="", compare=False)
 
 
 @dataclasses.dataclass

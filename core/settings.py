@@ -103,6 +103,37 @@ SETTINGS: tuple[Setting, ...] = (
         "Require a login before any page shows (OIDC via [auth] in secrets, or store users).",
     ),
     Setting(
+        "profile_timeout_s",
+        "QUARRY_PROFILE_TIMEOUT_S",
+        300.0,
+        "Seconds one profiling query may run; profiling scans whole tables, so it gets longer "
+        "than query_timeout_s.",
+    ),
+    Setting(
+        "profile_workers",
+        "QUARRY_PROFILE_WORKERS",
+        2,
+        "Connections profiling uses at once; each computes the statistics of other columns.",
+    ),
+    Setting(
+        "profile_sample_rows",
+        "QUARRY_PROFILE_SAMPLE_ROWS",
+        50_000,
+        "Rows drawn (in SQL, at random) for the ydata-profiling report of a table.",
+    ),
+    Setting(
+        "profile_minimal_columns",
+        "QUARRY_PROFILE_MINIMAL_COLUMNS",
+        50,
+        "Tables with more columns than this get ydata-profiling's minimal report.",
+    ),
+    Setting(
+        "profile_html_budget_mb",
+        "QUARRY_PROFILE_HTML_BUDGET_MB",
+        8.0,
+        "Largest profiling report (MB of HTML) shown inside the page; larger ones are a download.",
+    ),
+    Setting(
         "log_level",
         "QUARRY_LOG_LEVEL",
         "INFO",
@@ -173,6 +204,11 @@ class Settings:
     max_repairs: int
     default_connection: str
     team_mode: bool
+    profile_timeout_s: float
+    profile_workers: int
+    profile_sample_rows: int
+    profile_minimal_columns: int
+    profile_html_budget_mb: float
     log_level: str
     secrets: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 

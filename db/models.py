@@ -64,3 +64,46 @@ class User(Base):
         sa.DateTime(timezone=True), default=utcnow
     )
     last_login_at: orm.Mapped[dt.datetime | None] = orm.mapped_column(sa.DateTime(timezone=True))
+
+
+class GlossaryVersion(Base):
+    """One saved state of a connection's glossary: who saved it, when, and what changed."""
+
+    __tablename__ = "glossary_versions"
+    __table_args__ = (
+        sa.UniqueConstraint("connection_name", "version", name="uq_glossary_versions_version"),
+    )
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    connection_name: orm.Mapped[str] = orm.mapped_column(sa.String(200))
+    version: orm.Mapped[int] = orm.mapped_column(sa.Integer)
+    author: orm.Mapped[str] = orm.mapped_column(sa.String(100))
+    created_at: orm.Mapped[dt.datetime] = orm.mapped_column(
+        sa.DateTime(timezone=True), default=utcnow
+    )
+    summary: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
+    entries: orm.Mapped[list[GlossaryEntry]] = orm.relationship(
+        back_populates="version_row", cascade="all, delete-orphan", order_by="GlossaryEntry.id"
+    )
+
+
+class GlossaryEntry(Base):
+    """A column meaning ('meaning'), a value synonym ('synonym') or a business term ('term').
+
+    ``phrase`` holds the meaning, the synonym or the term; ``value`` the canonical value
+    or the term's definition.
+    """
+
+    __tablename__ = "glossary_entries"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    version_id: orm.Mapped[int] = orm.mapped_column(
+        sa.ForeignKey("glossary_versions.id", ondelete="CASCADE"), index=True
+    )
+    kind: orm.Mapped[str] = orm.mapped_column(sa.String(10))
+    table_name: orm.Mapped[str] = orm.mapped_column(sa.String(200), default="")
+    column_name: orm.Mapped[str] = orm.mapped_column(sa.String(200), default="")
+    phrase: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
+    value: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
+    source: orm.Mapped[str] = orm.mapped_column(sa.String(100), default="")
+    version_row: orm.Mapped[GlossaryVersion] = orm.relationship(back_populates="entries")

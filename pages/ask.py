@@ -42,6 +42,17 @@ def _remember(result: AskResult) -> None:
         st.warning(f"The run could not be saved in the history: {str(exc).splitlines()[0]}")
 
 
+def _glossary():
+    """The glossary curated on the Profile page for this connection (None when empty)."""
+    from core import glossary_store
+
+    try:
+        return glossary_store.load(connection_name) or None
+    except Exception as exc:  # a question still gets answered without its glossary
+        st.warning(f"The glossary could not be read: {str(exc).splitlines()[0]}")
+        return None
+
+
 def _ask(question: str) -> None:
     question = question.strip()
     if not question:
@@ -49,7 +60,7 @@ def _ask(question: str) -> None:
         return
     engine = "openai" if st.session_state.get(ENGINE) == MODEL else "offline"
     with st.spinner("Writing and running the query…"):
-        _remember(ask(question, target, settings, engine=engine))
+        _remember(ask(question, target, settings, engine=engine, glossary=_glossary()))
 
 
 def _use_example(question: str) -> None:

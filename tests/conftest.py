@@ -170,3 +170,21 @@ def model_server():
     server = ModelServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture()
+def app_env(tmp_path, monkeypatch):
+    """A fresh data folder (store and demo) and an empty secrets file for an app test;
+    returns the secrets file's path, which a test may fill."""
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text("")
+    monkeypatch.setenv("QUARRY_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("QUARRY_STORE_URL", raising=False)
+    monkeypatch.setenv("QUARRY_SECRETS_FILE", str(secrets))
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "QUARRY_TEAM_MODE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(ROOT)
+    yield secrets
+    from db import database
+
+    database.dispose(f"sqlite:///{tmp_path / 'data' / 'quarry.db'}")

@@ -5,34 +5,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.apptest import start
 from tests.conftest import ROOT
-
-
-@pytest.fixture()
-def app_env(tmp_path, monkeypatch):
-    """A fresh data folder (store and demo) and a secrets file for each test."""
-    secrets = tmp_path / "secrets.toml"
-    secrets.write_text("")
-    monkeypatch.setenv("QUARRY_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("QUARRY_STORE_URL", raising=False)
-    monkeypatch.setenv("QUARRY_SECRETS_FILE", str(secrets))
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.chdir(ROOT)
-    return secrets
-
-
-ROUTER = ROOT / "tests" / "router" / "app.py"
-
-
-def start(page: str | None = None) -> AppTest:
-    at = AppTest.from_file(str(ROUTER), default_timeout=120)
-    at.run()
-    if page:
-        at.switch_page(str(ROOT / page))
-        at.run()
-    assert not at.exception, at.exception
-    return at
 
 
 def ask(at: AppTest, question: str) -> AppTest:

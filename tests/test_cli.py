@@ -91,8 +91,10 @@ def test_guard_agrees_with_every_case(chinook_url, shared_dir):
         (["ask", "--url", "mysql+pymysql://root:hunter2@127.0.0.1:1/x", "q"], "did not answer"),
         (["ask", "--url", "not a url at all", "q"], "not a database URL"),
         (["eval", "--url", "sqlite://", "--cases", "/no/such/file.jsonl"], "No cases file"),
-        (["ask", "--url", "mysql+pymysql://root:hunter2@127.0.0.1:3306/Chinook", "q"],
-         "refused the user name or password"),
+        (
+            ["ask", "--url", "mysql+pymysql://root:hunter2@127.0.0.1:3306/Chinook", "q"],
+            "refused the user name or password",
+        ),
     ],
 )
 def test_bad_input_exits_2_with_one_line(args, says):

@@ -31,12 +31,12 @@ def test_a_connection_closed_by_wait_timeout(target):
     sa.event.listen(
         target.engine,
         "connect",
-        lambda conn, _: conn.cursor().execute("SET SESSION wait_timeout = 1"),
+        lambda conn, _: conn.cursor().execute("SET SESSION wait_timeout = 2"),
     )
     target.engine.dispose()  # new connections get the short timeout
     first = run_sql("SELECT COUNT(*) FROM Genre", target, Settings.load())
     assert first.ok and first.rows == [(25,)]
-    time.sleep(2.5)
+    time.sleep(4.5)
     second = run_sql("SELECT COUNT(*) FROM Genre", target, Settings.load())
     assert second.ok and second.rows == [(25,)]
 

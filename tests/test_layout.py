@@ -53,7 +53,10 @@ def test_every_setting_is_documented_in_the_readme():
 
 def test_ci_runs_the_readmes_test_command():
     readme = (ROOT / "README.md").read_text()
-    commands = [line for line in readme.splitlines()
-                if line.startswith("python3 -m venv .venv") and "pytest" in line]
+    commands = [
+        line
+        for line in readme.splitlines()
+        if line.startswith("python3 -m venv .venv") and "pytest" in line
+    ]
     assert len(commands) == 1
     assert "README.md" in (ROOT / ".ci" / "run").read_text()
