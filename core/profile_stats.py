@@ -1,24 +1,26 @@
 """Column statistics computed in the database: exact, without loading the table.
 
-For each table two kinds of statement run, each checked by the guard and run
-read-only and time-limited by ``core.execute``:
+For each table two rounds of statements run, each checked by the guard and
+run read-only and time-limited by ``core.execute``:
 
-1. one pass over the table for the row count and, per column, the non-null
-   count, minimum and maximum (cheap aggregates: no per-column sets);
-2. one grouped statement per column that gives, from the same groups, its
-   distinct count (a window over the groups) and its most frequent values.
+1. counting: the row count and, per column, the non-null count, minimum,
+   maximum and distinct count. The columns are split over
+   ``profile_workers`` statements that run on as many connections at once,
+   each one pass over the table;
+2. top values: one grouped statement per column that has repeated values,
+   grouped in memory when it has few distinct values and by sorting when it
+   has many (keeping only values that repeat, so the sort's result stays
+   small); a column whose values are all distinct needs only its first ten.
 
-Three choices make this faster than one ``COUNT(DISTINCT …)`` of every column
+What makes this cheaper than one ``COUNT(DISTINCT …)`` of every column
 (``bench/profile.py`` measures it): a column the schema declares unique (a
-single-column primary key or unique index) needs no grouping at all; each
-grouping is its own statement, so MariaDB keeps one set per statement instead
-of one per column in a single scan, and the statements run on
-``profile_workers`` connections at once; and on MySQL/MariaDB text is grouped
-by its bytes, which is cheaper than collation-aware comparison and is what
-curation needs anyway: 'tx' and 'tx ' and 'TX' are one value to a
-case-insensitive, trailing-space-blind collation, and three to us (and to
-pandas). Columns that may hold many distinct values are grouped by sorting
-(``SQL_BIG_RESULT``) rather than in a hash table that spills to disk.
+single-column primary key or unique index) is not counted at all; the
+counting runs on several cores instead of one; the top values of a column
+are looked for only where the counts say values repeat; and on MySQL/MariaDB
+text is compared by its bytes, which is cheaper than collation-aware
+comparison and is what curation needs anyway: 'tx', 'tx ' and 'TX' are one
+value to a case-insensitive, trailing-space-blind collation, and three to us
+(and to pandas).
 """
 
 from __future__ import annotations
@@ -168,8 +170,15 @@ def few_values(column: Column, low: Any = None, high: Any = None) -> bool:
     return bool(match) and (match.group(2) is not None or int(match.group(1)) <= 16)
 
 
-def first_pass_sql(table: Table, columns: list[Column], dialect: str) -> str:
-    """Row count, and per column the non-null count, minimum and maximum."""
+def first_pass_sql(
+    table: Table,
+    columns: list[Column],
+    dialect: str,
+    *,
+    distinct: set[str] | frozenset = frozenset(),
+) -> str:
+    """Row count, and per column the non-null count, minimum, maximum and (for the
+    columns named in `distinct`) the number of distinct values."""
     items = ["COUNT(*)"]
     for column in columns:
         name = _q(column.name, dialect)
@@ -177,6 +186,8 @@ def first_pass_sql(table: Table, columns: list[Column], dialect: str) -> str:
         expression = _minmax_expression(column, dialect)
         if expression is not None:
             items += [f"MIN({expression})", f"MAX({expression})"]
+        if column.name in distinct:
+            items.append(f"COUNT(DISTINCT {_group_key(column, dialect)})")
     return f"SELECT {', '.join(items)} FROM {_source(table, dialect)}"
 
 
@@ -193,37 +204,67 @@ def grouped_sql(
     return f"SELECT v, n, COUNT(*) OVER () AS d FROM ({inner}) AS g ORDER BY n DESC, v LIMIT {top}"
 
 
-def _chunks(columns: list[Column]) -> list[list[Column]]:
-    chunks: list[list[Column]] = [[]]
-    size = 1
-    for column in columns:
-        width = 3 if column.kind in _ORDERED_KINDS else 1
-        if size + width > MAX_SELECT_ITEMS and chunks[-1]:
-            chunks.append([])
-            size = 1
-        chunks[-1].append(column)
-        size += width
-    return chunks
+def _width(column: Column, distinct: set[str]) -> int:
+    return 1 + (2 if column.kind in _ORDERED_KINDS else 0) + (1 if column.name in distinct else 0)
 
 
-def declared_unique(engine: sa.Engine, table: Table) -> set[str]:
-    """Columns a single-column primary key or unique index makes unique."""
-    found = {table.primary_key[0].lower()} if len(table.primary_key) == 1 else set()
+def _chunks(columns: list[Column], distinct: set[str], parts: int) -> list[list[Column]]:
+    """Columns split into `parts` statements of about equal work, none too wide.
+
+    Counting distinct values is the dear part, so those columns are dealt out
+    in turn; the cheap aggregates of the other columns ride along.
+    """
+    parts = max(1, parts)
+    heavy = [c for c in columns if c.name in distinct]
+    light = [c for c in columns if c.name not in distinct]
+    chunks: list[list[Column]] = [[] for _ in range(min(parts, max(1, len(heavy))))]
+    for i, column in enumerate(heavy):
+        chunks[i % len(chunks)].append(column)
+    for i, column in enumerate(light):
+        chunks[i % len(chunks)].append(column)
+    out: list[list[Column]] = []
+    for chunk in chunks:
+        current: list[Column] = []
+        size = 1
+        for column in chunk:
+            width = _width(column, distinct)
+            if size + width > MAX_SELECT_ITEMS and current:
+                out.append(current)
+                current, size = [], 1
+            current.append(column)
+            size += width
+        if current:
+            out.append(current)
+    return out
+
+
+def index_leaders(engine: sa.Engine, table: Table) -> tuple[set[str], set[str]]:
+    """(unique, indexed): columns a single-column primary key or unique index makes
+    unique, and columns that lead some index (lower-cased names)."""
+    unique = {table.primary_key[0].lower()} if len(table.primary_key) == 1 else set()
+    indexed = {table.primary_key[0].lower()} if table.primary_key else set()
     if table.kind != "table":
-        return found
+        return unique, indexed
     try:
         inspector = sa.inspect(engine)
         for index in inspector.get_indexes(table.name, schema=table.schema):
             names = [n for n in index.get("column_names") or [] if n]
+            if names:
+                indexed.add(names[0].lower())
             if index.get("unique") and len(names) == 1:
-                found.add(names[0].lower())
+                unique.add(names[0].lower())
         for constraint in inspector.get_unique_constraints(table.name, schema=table.schema):
             names = constraint.get("column_names") or []
             if len(names) == 1:
-                found.add(names[0].lower())
+                unique.add(names[0].lower())
     except (sa.exc.SQLAlchemyError, NotImplementedError) as exc:
         logger.debug("No index information for %s: %s", table.name, exc)
-    return found
+    return unique, indexed
+
+
+def declared_unique(engine: sa.Engine, table: Table) -> set[str]:
+    """Columns a single-column primary key or unique index makes unique."""
+    return index_leaders(engine, table)[0]
 
 
 def _shown(value: Any, column: Column) -> Any:
@@ -257,42 +298,138 @@ class _Runner:
         )
 
 
-def _first_pass(runner: _Runner, table: Table, stats: TableStats) -> None:
+def _count(runner: _Runner, table: Table, chunk: list[Column], distinct: set[str]) -> tuple:
+    sql = first_pass_sql(table, chunk, runner.target.dialect, distinct=distinct)
+    return chunk, runner.run(sql, row_cap=1).rows[0]
+
+
+# A column expected to hold few values is grouped whole: up to this many groups
+# give its distinct count and its top values in one statement.
+ALL_GROUPS = 20_000
+
+
+def _not_null(column: Column, dialect: str) -> str:
+    return f"{_q(column.name, dialect)} IS NOT NULL"
+
+
+def groups_sql(
+    table: Table,
+    column: Column,
+    dialect: str,
+    *,
+    limit: int,
+    repeats_only: bool = False,
+    by_sorting: bool = False,
+) -> str:
+    """Values of one column with their counts, most frequent first."""
+    key = _group_key(column, dialect)
+    hint = "SQL_BIG_RESULT " if by_sorting and dialect == "mysql" else ""
+    having = " HAVING COUNT(*) > 1" if repeats_only else ""
+    return (
+        f"SELECT {hint}{key} AS v, COUNT(*) AS n FROM {_source(table, dialect)} "
+        f"WHERE {_not_null(column, dialect)} GROUP BY {key}{having} "
+        f"ORDER BY n DESC, v LIMIT {limit}"
+    )
+
+
+def _some_values_sql(table: Table, column: Column, dialect: str, limit: int) -> str:
+    key = _group_key(column, dialect)
+    return (
+        f"SELECT DISTINCT {key} FROM {_source(table, dialect)} "
+        f"WHERE {_not_null(column, dialect)} LIMIT {limit}"
+    )
+
+
+def _distinct_sql(table: Table, column: Column, dialect: str) -> str:
+    key = _group_key(column, dialect)
+    return f"SELECT COUNT(DISTINCT {key}) FROM {_source(table, dialect)}"
+
+
+def _whole_groups(runner: _Runner, table: Table, column: Column) -> tuple[int | None, list]:
+    """(distinct count, top values) from grouping the whole column, for few-valued columns.
+
+    When the column turns out to hold more than ALL_GROUPS values, its top values are
+    still exact (the statement orders before it limits) and its count is read apart.
+    """
     dialect = runner.target.dialect
-    for chunk in _chunks(table.columns):
-        row = runner.run(first_pass_sql(table, chunk, dialect), row_cap=1).rows[0]
-        stats.rows = int(row[0])
-        position = 1
-        for column in chunk:
-            non_null = int(row[position] or 0)
-            position += 1
-            low = high = None
-            if _minmax_expression(column, dialect) is not None:
-                low, high = row[position], row[position + 1]
-                position += 2
-            stats.columns.append(
-                ColumnStats(
-                    name=column.name,
-                    type=column.type,
-                    kind=column.kind,
-                    rows=stats.rows,
-                    nulls=stats.rows - non_null,
-                    distinct=None,
-                    min=_shown(low, column),
-                    max=_shown(high, column),
-                )
-            )
+    rows = runner.run(
+        groups_sql(table, column, dialect, limit=ALL_GROUPS + 1), row_cap=ALL_GROUPS + 1
+    ).rows
+    top = [(v, int(n)) for v, n in rows[:TOP_VALUES]]
+    if len(rows) <= ALL_GROUPS:
+        return len(rows), top
+    return int(runner.run(_distinct_sql(table, column, dialect), row_cap=1).rows[0][0]), top
 
 
-def _grouped(runner: _Runner, table: Table, column: Column, stats: ColumnStats) -> None:
-    few = few_values(column, stats.min, stats.max)
+def _indexed(runner: _Runner, table: Table, column: Column) -> tuple[int | None, list]:
+    """A column that leads an index: both statements walk the index, not the table."""
+    dialect = runner.target.dialect
+    distinct = int(runner.run(_distinct_sql(table, column, dialect), row_cap=1).rows[0][0])
+    rows = runner.run(groups_sql(table, column, dialect, limit=TOP_VALUES)).rows
+    return distinct, [(v, int(n)) for v, n in rows]
+
+
+def _top_after_count(
+    runner: _Runner, table: Table, column: Column, stats: ColumnStats
+) -> list[tuple[Any, int]]:
+    """Top values of a column whose distinct count is known."""
+    dialect = runner.target.dialect
+    if stats.unique:
+        # Every value occurs once, so any ten are a top ten.
+        rows = runner.run(_some_values_sql(table, column, dialect, TOP_VALUES)).rows
+        return [(v, 1) for (v,) in rows]
+    if (stats.distinct or 0) <= FEW_VALUES or dialect != "mysql":
+        rows = runner.run(groups_sql(table, column, dialect, limit=TOP_VALUES)).rows
+        return [(v, int(n)) for v, n in rows]
+    # Many values: group by sorting and keep the ones that repeat, a far smaller result.
+    rows = runner.run(
+        groups_sql(table, column, dialect, limit=TOP_VALUES, repeats_only=True, by_sorting=True)
+    ).rows
+    top = [(v, int(n)) for v, n in rows]
+    if len(top) < TOP_VALUES:
+        # Fewer values repeat than the list holds: every other value occurs once.
+        seen = {v for v, _ in top}
+        wanted = TOP_VALUES + len(top)
+        more = runner.run(_some_values_sql(table, column, dialect, wanted), row_cap=wanted).rows
+        top += [(v, 1) for (v,) in more if v not in seen][: TOP_VALUES - len(top)]
+    return top
+
+
+def _guarded(job):
+    """Run one statistics job; a failure becomes its error text, not the table's end."""
     try:
-        result = runner.run(grouped_sql(table, column, runner.target.dialect, few=few))
+        return job(), None
     except QuarryError as exc:
-        stats.error = exc.message
-        return
-    stats.top = [(_shown(v, column), int(n)) for v, n, _ in result.rows]
-    stats.distinct = int(result.rows[0][2]) if result.rows else 0
+        return None, exc.message
+
+
+SAMPLE_ROWS = 5000
+# Above this share of distinct values in the sample a column is taken to be unique.
+NEARLY_UNIQUE = 0.98
+
+
+def _sample_ratios(runner: _Runner, table: Table, columns: list[Column]) -> dict[str, float]:
+    """Share of distinct values per column among the table's first rows (a cheap read)."""
+    if not columns:
+        return {}
+    dialect = runner.target.dialect
+    keys = ", ".join(_group_key(c, dialect) for c in columns)
+    rows = runner.run(
+        f"SELECT {keys} FROM {_source(table, dialect)} LIMIT {SAMPLE_ROWS}", row_cap=SAMPLE_ROWS
+    ).rows
+    ratios = {}
+    for i, column in enumerate(columns):
+        values = [r[i] for r in rows if r[i] is not None]
+        ratios[column.name] = len(set(values)) / len(values) if len(values) >= 100 else 0.0
+    return ratios
+
+
+def _after_count(runner: _Runner, table: Table, column: Column, stats: ColumnStats):
+    """A column that looks unique: count its values first, group only if they repeat."""
+    dialect = runner.target.dialect
+    distinct = int(runner.run(_distinct_sql(table, column, dialect), row_cap=1).rows[0][0])
+    stats.distinct = distinct
+    return distinct, _top_after_count(runner, table, column, stats)
 
 
 def table_stats(
@@ -305,28 +442,69 @@ def table_stats(
         stats.error = "its columns could not be read"
         return stats
     runner = _Runner(target, settings)
+    count = max(1, workers or settings.profile_workers)
+    dialect = target.dialect
+    unique, indexed = index_leaders(target.engine, table)
     try:
-        _first_pass(runner, table, stats)
+        by_name = _merge_counts(
+            [
+                (
+                    table.columns,
+                    runner.run(first_pass_sql(table, table.columns, dialect), row_cap=1).rows[0],
+                )
+            ],
+            dialect,
+            set(),
+            unique,
+        )
+        grouped = [
+            c
+            for c in table.columns
+            if c.kind != "binary" and c.name.lower() not in unique and by_name[c.name].non_null > 0
+        ]
+        ratios = _sample_ratios(runner, table, grouped)
     except QuarryError as exc:
         stats.error = exc.explanation
-        stats.columns = []
         stats.statements = runner.statements
         return stats
 
-    unique = declared_unique(target.engine, table)
-    pending: list[tuple[Column, ColumnStats]] = []
-    for column, column_stats in zip(table.columns, stats.columns, strict=True):
-        if column.kind == "binary":
-            continue  # grouping blobs costs much and tells little; nulls, rows are known
-        if column.name.lower() in unique or column_stats.non_null == 0:
-            column_stats.declared_unique = column.name.lower() in unique
-            column_stats.distinct = column_stats.non_null
+    # One job per column, chosen by what the column looks like; each job's statements
+    # are separate so that the server gives each grouping its own memory.
+    jobs = {}
+    for column in table.columns:
+        column_stats = by_name[column.name]
+        if column.kind == "binary" or column_stats.non_null == 0:
             continue
-        pending.append((column, column_stats))
-    count = max(1, min(workers or settings.profile_workers, len(pending) or 1))
+        if column.name.lower() in unique:
+            jobs[column.name] = lambda c=column, s=column_stats: (
+                s.distinct,
+                _top_after_count(runner, table, c, s),
+            )
+        elif column.name.lower() in indexed and column.kind in (
+            "integer",
+            "date",
+            "datetime",
+            "boolean",
+        ):
+            jobs[column.name] = lambda c=column: _indexed(runner, table, c)
+        elif ratios.get(column.name, 0.0) >= NEARLY_UNIQUE:
+            jobs[column.name] = lambda c=column, s=column_stats: _after_count(runner, table, c, s)
+        else:
+            jobs[column.name] = lambda c=column: _whole_groups(runner, table, c)
     with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
-        list(pool.map(lambda job: _grouped(runner, table, *job), pending))
+        futures = {name: pool.submit(_guarded, job) for name, job in jobs.items()}
+        results = {name: future.result() for name, future in futures.items()}
 
+    for column in table.columns:
+        column_stats = by_name[column.name]
+        value, error = results.get(column.name, (None, None))
+        if error:
+            column_stats.error = error
+        elif value is not None:
+            column_stats.distinct, top = value
+            column_stats.top = [(_shown(v, column), n) for v, n in top]
+        stats.columns.append(column_stats)
+    stats.rows = stats.columns[0].rows if stats.columns else stats.rows
     stats.statements = runner.statements
     stats.duration_ms = (time.perf_counter() - started) * 1000
     logger.info(
@@ -338,6 +516,39 @@ def table_stats(
         stats.duration_ms,
     )
     return stats
+
+
+def _merge_counts(counting, dialect: str, counted: set[str], unique: set[str]):
+    """ColumnStats from first-pass rows: (columns, row) pairs, in statement order."""
+    found: dict[str, ColumnStats] = {}
+    for chunk, row in counting:
+        rows = int(row[0])
+        position = 1
+        for column in chunk:
+            non_null = int(row[position] or 0)
+            position += 1
+            low = high = None
+            if _minmax_expression(column, dialect) is not None:
+                low, high = row[position], row[position + 1]
+                position += 2
+            distinct = None
+            if column.name in counted:
+                distinct = int(row[position] or 0)
+                position += 1
+            elif column.name.lower() in unique or non_null == 0:
+                distinct = non_null
+            found[column.name] = ColumnStats(
+                name=column.name,
+                type=column.type,
+                kind=column.kind,
+                rows=rows,
+                nulls=rows - non_null,
+                distinct=distinct,
+                min=_shown(low, column),
+                max=_shown(high, column),
+                declared_unique=column.name.lower() in unique,
+            )
+    return found
 
 
 def profile_tables(
