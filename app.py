@@ -17,6 +17,7 @@ settings = shared.start()
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/ask.py", title="Ask", icon=":material/chat:"),
+    st.Page("pages/training.py", title="Training", icon=":material/model_training:"),
 ]
 
 navigation = st.navigation(PAGES)

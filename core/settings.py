@@ -91,6 +91,12 @@ SETTINGS: tuple[Setting, ...] = (
         "How many times a rejected query goes back to the model for a repair.",
     ),
     Setting(
+        "validation_share",
+        "QUARRY_VALIDATION_SHARE",
+        0.2,
+        "Share of fine-tuning examples the training-data builder puts in the validation file.",
+    ),
+    Setting(
         "log_level",
         "QUARRY_LOG_LEVEL",
         "INFO",
@@ -159,6 +165,7 @@ class Settings:
     model: str
     model_timeout_s: float
     max_repairs: int
+    validation_share: float
     log_level: str
     secrets: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 
