@@ -10,13 +10,14 @@ what the user entered: ``learning_rate`` or ``learning_rate_multiplier``,
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import io
 import json
 import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,8 @@ from db.database import session_scope
 from db.models import TrainingRun, utcnow
 
 logger = logging.getLogger(__name__)
+
+_MYSQL_PACKET_TOO_LARGE = 1153
 
 
 @dataclasses.dataclass(frozen=True)
@@ -195,7 +198,8 @@ def save_run(
     if not name:
         raise BadInput("A run needs a name.", hint="Name it after the model and what was tried.")
     merged = {**run.hyperparameters, **clean_hyperparameters(hyperparameters or {})}
-    with session_scope(store_url) as session:
+    curves = pack_series(run.series)
+    with _writing(len(curves)), session_scope(store_url) as session:
         row = TrainingRun(
             name=name[:200],
             source=run.source[:1000],
@@ -204,7 +208,7 @@ def save_run(
             job_id=job_id,
             job_status=job_status,
         )
-        _fill(row, run, merged)
+        _fill(row, run, merged, curves)
         row.created_at = row.updated_at
         session.add(row)
         session.flush()
@@ -212,13 +216,13 @@ def save_run(
         return row.id
 
 
-def _fill(row: TrainingRun, run: Run, hyperparameters: Mapping[str, Any]) -> None:
+def _fill(row: TrainingRun, run: Run, hyperparameters: Mapping[str, Any], curves: bytes) -> None:
     row.points = run.points
     row.series_names = _dumps(list(run.series))
     row.hyperparameters = _dumps(dict(hyperparameters))
     row.warnings = _dumps(list(run.warnings))
     row.summary = _dumps(dict(run.summary))
-    row.curves = pack_series(run.series)
+    row.curves = curves
     row.updated_at = utcnow()
 
 
@@ -229,13 +233,17 @@ def update_run(
     job_status: str | None = None,
     store_url: str | None = None,
 ) -> None:
-    """Replace a saved run's curves (a followed job's new metrics); entered values stay."""
-    with session_scope(store_url) as session:
+    """Replace a saved run's curves (a followed job's new metrics).
+
+    Hyperparameters the new run states replace the saved ones; the others stay.
+    """
+    curves = pack_series(run.series)
+    with _writing(len(curves)), session_scope(store_url) as session:
         row = session.get(TrainingRun, run_id)
         if row is None:
             raise _missing(run_id)
         entered = json.loads(row.hyperparameters)
-        _fill(row, run, {**entered, **run.hyperparameters})
+        _fill(row, run, {**entered, **run.hyperparameters}, curves)
         if job_status is not None:
             row.job_status = job_status
 
@@ -251,6 +259,23 @@ def set_hyperparameters(
             raise _missing(run_id)
         row.hyperparameters = _dumps({**json.loads(row.hyperparameters), **clean})
         row.updated_at = utcnow()
+
+
+@contextlib.contextmanager
+def _writing(curves: int) -> Iterator[None]:
+    """A store that refuses the row for its size says so, and which setting lifts the limit."""
+    try:
+        yield
+    except sa.exc.OperationalError as exc:
+        code = exc.orig.args[0] if exc.orig is not None and exc.orig.args else None
+        if code != _MYSQL_PACKET_TOO_LARGE:
+            raise
+        raise BadInput(
+            f"The run's curves take {curves / 1e6:.1f} MB, more than the store's server takes in "
+            "one statement.",
+            hint="Raise max_allowed_packet on the store's MySQL/MariaDB server, or save a log "
+            "with fewer points.",
+        ) from None
 
 
 def _missing(run_id: int) -> BadInput:

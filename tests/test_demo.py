@@ -12,7 +12,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -390,25 +389,6 @@ def test_load_into_a_mariadb_url(scratch_mysql: str) -> None:
         "SELECT COUNT(*) FROM tickets WHERE ckt_id NOT IN (SELECT ckt_id FROM circuits)",
     )
     assert orphans[0][0] > 0
-
-
-@pytest.fixture()
-def scratch_pg(pg_server_url: str):
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
-    name = f"quarry_t_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield (
-            sa.engine.make_url(pg_server_url)
-            .set(database=name)
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 @pytest.mark.postgres
