@@ -356,12 +356,12 @@ def _copies(columns: Sequence[exp.Expression]) -> list[exp.Expression]:
 class _Shape:
     """What one table offers the templates.
 
-    ``label`` names a row to a person (a name, a reference) and is nearly unique;
-    ``ids`` is the label, or else the primary key, to show which rows are meant.
+    ``labels`` name a row to a person (a name, a first and last name, a reference) and
+    are nearly unique; ``ids`` are the labels, or else the primary key.
     """
 
     table: Table
-    label: Column | None
+    labels: list[Column]
     ids: list[Column]
     categories: list[Column]
     measures: list[Column]
@@ -369,6 +369,14 @@ class _Shape:
 
     def select_ids(self, w: _Writer, qualify: bool = False) -> list[exp.Column]:
         return [w.col(c.name, self.table.name if qualify else None) for c in self.ids]
+
+    @property
+    def label_words(self) -> str:
+        return " and ".join(humanize(c.name) for c in self.labels)
+
+
+# Timestamps a database keeps about its own rows say nothing an analyst asks about.
+_BOOKKEEPING_DATE = re.compile(r"(^|_)(last_?)?(update|updated|modified|changed)(_|$)", re.I)
 
 
 def _shape(table: Table, target: Target) -> _Shape:
@@ -382,24 +390,31 @@ def _shape(table: Table, target: Target) -> _Shape:
             return True  # too many values to index: unique enough
         return distinct(column) >= 0.5 * (table.row_count or 0)
 
-    texts = [c for c in label_columns(table) if c.kind == "text" and not _is_key(table, c)]
-    label = next((c for c in texts if nearly_unique(c)), None)
+    def category(column: Column) -> bool:
+        top = values.top_values(table.name, column.name, 1)
+        # A column whose every value occurs once groups nothing, however few values it has.
+        return 2 <= (distinct(column) or 0) <= CATEGORY_MAX and bool(top) and top[0][1] >= 2
+
+    named = label_columns(table)
+    texts = [c for c in named if c.kind == "text" and not _is_key(table, c)]
+    labels = texts if len(texts) == len(named) and any(nearly_unique(c) for c in texts) else []
     keys = [table.column(k) for k in table.primary_key]
-    ids = [label] if label is not None else [k for k in keys if k is not None]
+    ids = labels or [k for k in keys if k is not None]
     categories = [
         c
         for c in table.columns
-        if c.kind == "text"
-        and c is not label
-        and not _is_key(table, c)
-        and 2 <= (distinct(c) or 0) <= CATEGORY_MAX
+        if c.kind == "text" and c not in labels and not _is_key(table, c) and category(c)
     ]
     categories.sort(key=lambda c: distinct(c) or 0)
     measures = [
         c for c in table.columns if c.is_numeric and c.kind != "boolean" and not _is_key(table, c)
     ]
-    dates = [c for c in table.columns if c.kind in ("date", "datetime")]
-    return _Shape(table, label, ids, categories, measures, dates)
+    dates = [
+        c
+        for c in table.columns
+        if c.kind in ("date", "datetime") and not _BOOKKEEPING_DATE.search(c.name)
+    ]
+    return _Shape(table, labels, ids, categories, measures, dates)
 
 
 def _summable(column: Column) -> bool:
@@ -424,11 +439,11 @@ def _counts(w: _Writer, shape: _Shape) -> Iterator[Pair]:
         "count",
         "count",
     )
-    if shape.label is not None and (t.row_count or 0) <= SMALL_TABLE:
+    if shape.labels and (t.row_count or 0) <= SMALL_TABLE:
         yield _pair(
             f"List all {nouns}.",
             w,
-            exp.select(w.col(shape.label.name)).from_(w.table(t.name)),
+            exp.select(*shape.select_ids(w)).from_(w.table(t.name)),
             "list",
             "list all",
         )
@@ -462,11 +477,11 @@ def _categories(w: _Writer, shape: _Shape) -> Iterator[Pair]:
                 "filter",
                 "count with value",
             )
-            if shape.label is not None:
+            if shape.labels:
                 yield _pair(
-                    f"List the {humanize(shape.label.name)} of {nouns} with {words} '{value}'.",
+                    f"List the {shape.label_words} of {nouns} with {words} '{value}'.",
                     w,
-                    exp.select(w.col(shape.label.name))
+                    exp.select(*shape.select_ids(w))
                     .from_(w.table(t.name))
                     .where(_equals(c, value)),
                     "filter",
@@ -558,9 +573,9 @@ def _joins(w: _Writer, shape: _Shape, parent: _Shape, on: exp.Expression) -> Ite
         "join",
         "parent with the most",
     )
-    if parent.label is not None:
-        label = w.col(parent.label.name, p.name)
-        for value in _top_values(w.target, p, parent.label, 1):
+    if len(parent.labels) == 1:
+        label = w.col(parent.labels[0].name, p.name)
+        for value in _top_values(w.target, p, parent.labels[0], 1):
             yield _pair(
                 f"How many {nouns} does the {one} '{value}' have?",
                 w,
