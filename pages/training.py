@@ -15,7 +15,7 @@ from core.errors import LogFormatError, QuarryError
 from core.generate_sql import make_client
 from core.glossary import Glossary
 from core.losscurves import AXES, DEFAULT_SMOOTHING, loss_chart, schedule_chart
-from core.losslog import CSV, JSONL, LLAMAFACTORY_JSONL, OPENAI_CSV, read_run, table_columns
+from core.losslog import read_run, table_columns
 from core.lossrun import Run
 from core.training_data import TrainingData, build_training_data, read_cases
 from pages import shared
@@ -35,7 +35,7 @@ SMOOTHING = "training_smoothing"
 X_AXIS = "training_x"
 LOG_Y = "training_log_y"
 CLIP = "training_clip"
-TABLE_FORMATS = (CSV, OPENAI_CSV, JSONL, LLAMAFACTORY_JSONL)
+FRESH_PER_LOG = ("training_map_", "training_save_")
 TABS = ["Loss charts", "Training data"] + (["Fine-tuning"] if settings.has_model else [])
 
 
@@ -65,6 +65,9 @@ def _mappable(source: bytes | str, name: str) -> bool:
 
 
 def _read(source: bytes | str, name: str, columns: dict[str, str] | None = None) -> None:
+    """Read a log into the pending slot; the forms below start afresh for it."""
+    for key in [k for k in st.session_state if str(k).startswith(FRESH_PER_LOG)]:
+        del st.session_state[key]
     pending = Pending(source, name, mappable=_mappable(source, name))
     st.session_state[PENDING] = pending
     try:
@@ -128,13 +131,19 @@ def _column_mapping(pending: Pending) -> None:
                 "Step",
                 step_options,
                 index=step_options.index(choice.step) if choice.step else 0,
+                key="training_map_step",
             )
             loss_default = choice.losses[0] if choice.losses else choice.numeric[-1]
             loss = st.selectbox(
-                "Train loss", choice.numeric, index=choice.numeric.index(loss_default)
+                "Train loss",
+                choice.numeric,
+                index=choice.numeric.index(loss_default),
+                key="training_map_loss",
             )
             eval_options = ["(none)", *choice.numeric]
-            eval_loss = st.selectbox("Validation loss (optional)", eval_options)
+            eval_loss = st.selectbox(
+                "Validation loss (optional)", eval_options, key="training_map_eval"
+            )
             if st.form_submit_button("Read with this mapping"):
                 columns = {"loss": loss}
                 if step != none:
@@ -162,18 +171,26 @@ def _save_form(pending: Pending) -> None:
     stated = training_runs.stated_hyperparameters(run)
     with st.form("training_save_form"):
         st.caption("Hyperparameters: filled in from the file where it states them.")
-        name = st.text_input("Name", value=Path(pending.name).stem[:200])
+        name = st.text_input("Name", value=Path(pending.name).stem[:200], key="training_save_name")
         values: dict[str, object] = {}
         columns = st.columns(3)
         for i, spec in enumerate(training_runs.HYPERPARAMETERS):
             where = columns[i % 3]
             if spec.kind is str:
                 values[spec.key] = where.text_input(
-                    spec.label, value=str(stated.get(spec.key, "")), help=spec.help
+                    spec.label,
+                    value=str(stated.get(spec.key, "")),
+                    help=spec.help,
+                    key=f"training_save_{spec.key}",
                 )
             elif spec.kind is int:
                 values[spec.key] = where.number_input(
-                    spec.label, min_value=1, step=1, value=stated.get(spec.key), help=spec.help
+                    spec.label,
+                    min_value=1,
+                    step=1,
+                    value=stated.get(spec.key),
+                    help=spec.help,
+                    key=f"training_save_{spec.key}",
                 )
             else:
                 values[spec.key] = where.number_input(
@@ -183,6 +200,7 @@ def _save_form(pending: Pending) -> None:
                     format="%.3g",
                     step=None,
                     help=spec.help,
+                    key=f"training_save_{spec.key}",
                 )
         saved = st.form_submit_button("Save run", type="primary", icon=":material/save:")
     if saved:
@@ -219,7 +237,9 @@ def _job_import() -> None:
         st.caption("The account has no fine-tuning jobs yet.")
         return
     labels = {j.id: j.label for j in jobs}
-    job_id = st.selectbox("Fine-tuning job", list(labels), format_func=labels.get)
+    job_id = st.selectbox(
+        "Fine-tuning job", list(labels), format_func=labels.get, key="training_job_pick"
+    )
     if st.button("Import its metrics", icon=":material/download:"):
         job, run = _follow(job_id)
         if run is not None:
@@ -593,7 +613,9 @@ def _start_form(data: TrainingData) -> None:
         )
         model = st.text_input("Base model", value=finetune.DEFAULT_BASE_MODEL)
         field, why = st.columns([1, 2])
-        epochs = field.number_input("Epochs", 1, 20, finetune.DEFAULT_EPOCHS)
+        epochs = field.number_input(
+            "Epochs", 1, 20, finetune.DEFAULT_EPOCHS, key="training_tune_epochs"
+        )
         why.caption(finetune.EPOCHS_HELP)
         field, why = st.columns([1, 2])
         multiplier = field.number_input(
@@ -603,6 +625,7 @@ def _start_form(data: TrainingData) -> None:
             finetune.DEFAULT_LR_MULTIPLIER,
             0.05,
             format="%.2f",
+            key="training_tune_lr",
         )
         why.caption(finetune.LR_HELP)
         field, why = st.columns([1, 2])
