@@ -97,6 +97,9 @@ def stated_hyperparameters(run: Run) -> dict[str, Any]:
     for key in _BY_KEY:
         if key != "learning_rate" and stated.get(key) is not None:
             found[key] = stated[key]
+    done = stated.get("epochs_done")
+    if "epochs" not in found and done and abs(done - round(done)) < 0.05:
+        found["epochs"] = round(done)  # a finished run's epochs, read off its curve
     return clean_hyperparameters(found)
 
 

@@ -169,8 +169,9 @@ def _save_form(pending: Pending) -> None:
     for warning in run.warnings:
         st.warning(warning, icon=":material/warning:")
     stated = training_runs.stated_hyperparameters(run)
-    with st.form("training_save_form"):
-        st.caption("Hyperparameters: filled in from the file where it states them.")
+    label = "Save this run with its hyperparameters"
+    with st.expander(label, icon=":material/save:"), st.form("training_save_form", border=False):
+        st.caption("Filled in from the file where it states them; enter the others.")
         name = st.text_input("Name", value=Path(pending.name).stem[:200], key="training_save_name")
         values: dict[str, object] = {}
         columns = st.columns(3)
