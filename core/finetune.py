@@ -70,7 +70,8 @@ class Job:
 
     @property
     def label(self) -> str:
-        return f"{self.id} · {self.model} · {self.status} · {self.created_at:%Y-%m-%d %H:%M}"
+        # No status: a list keeps its labels while the job moves on.
+        return f"{self.id} · {self.model} · started {self.created_at:%Y-%m-%d %H:%M} UTC"
 
 
 def _where(client: openai.OpenAI) -> str:

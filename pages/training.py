@@ -335,12 +335,22 @@ def _saved_runs_section() -> list[Run]:
             "Delete a run",
             [None, *by_id],
             format_func=lambda i: "—" if i is None else by_id[i].label,
+            key="training_delete",
         )
-        if gone is not None and st.button("Delete", icon=":material/delete:"):
-            training_runs.delete_run(gone)
-            st.session_state[CHOSEN] = [i for i in st.session_state[CHOSEN] if i != gone]
-            st.rerun()
+        if gone is not None:
+            st.button("Delete", icon=":material/delete:", on_click=_delete, args=(gone,))
     return runs
+
+
+def _delete(run_id: int) -> None:
+    # A callback: it runs before the run picker is drawn, so the picker may still change.
+    try:
+        training_runs.delete_run(run_id)
+    except Exception as exc:
+        _store_failed(exc, "Deleting the run")
+        return
+    st.session_state[CHOSEN] = [i for i in st.session_state.get(CHOSEN, []) if i != run_id]
+    st.session_state.pop("training_delete", None)
 
 
 @st.fragment

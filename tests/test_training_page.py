@@ -187,6 +187,14 @@ def test_saved_runs_overlay_and_the_view_controls(env: str, shared_dir: Path) ->
     at.run()
     assert "different gradient accumulation" not in " ".join(_texts(at.caption))
 
+    at.selectbox(key="training_delete").select(saved[1].id)
+    at.run()
+    _button(at, "Delete").click()
+    at.run()
+    assert [s.id for s in training_runs.list_runs(store_url=env)] == [saved[0].id]
+    assert at.multiselect(key="training_chosen_runs").value == []
+    assert not at.exception
+
 
 def test_a_path_is_read_like_an_upload(env: str, shared_dir: Path) -> None:
     at = _page()
