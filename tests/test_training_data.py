@@ -32,6 +32,7 @@ from core.training_data import (
 from db import database
 from db.demo import ensure_demo, load_into
 from tests.model_server import Reply
+from tests.test_cli import cli
 
 DEMO_CASES = Path(__file__).parent / "cases" / "ask-demo.jsonl"
 FENCED = re.compile(r"^```sql\n(.*)\n```$", re.S)
@@ -332,3 +333,30 @@ def test_demo_training_data_on_postgres(scratch_pg: str, settings) -> None:
         assert len(data.dropped) == 0, data.dropped[:3]
     finally:
         target.close()
+
+
+def test_the_cli_writes_both_files(demo, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    run = cli(
+        "training-data",
+        "--url",
+        demo.url,
+        "--out",
+        str(out),
+        "--cases",
+        str(DEMO_CASES),
+        "--validation-share",
+        "0.25",
+        "--json",
+    )
+
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    train = _check_lines((out / "train.jsonl").read_bytes(), demo)
+    validation = _check_lines((out / "validation.jsonl").read_bytes(), demo)
+    assert (report["train"], report["validation"]) == (len(train), len(validation))
+    assert 0.2 <= len(validation) / (len(train) + len(validation)) <= 0.3
+    assert report["by_source"][EVAL_SET] >= 25
+
+    missing = cli("training-data", "--url", demo.url, "--out", str(out), "--cases", "/no.jsonl")
+    assert missing.returncode == 2 and "FAILED: No cases file at /no.jsonl" in missing.stderr
