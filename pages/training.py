@@ -563,22 +563,15 @@ def _data_summary(data: TrainingData) -> None:
     st.dataframe(pd.DataFrame(data.summary()), hide_index=True, width="stretch")
     st.caption("A join counts under each table it reads.")
     st.plotly_chart(_spread_chart(data), width="stretch", key="training_spread")
-    left, right = st.columns(2)
-    left.download_button(
-        "Download train JSONL",
-        data.jsonl("train"),
-        file_name="quarry-train.jsonl",
-        mime="application/jsonl",
-        icon=":material/download:",
-    )
-    right.download_button(
-        "Download validation JSONL",
-        data.jsonl("validation"),
-        file_name="quarry-validation.jsonl",
-        mime="application/jsonl",
-        icon=":material/download:",
-        disabled=not data.validation,
-    )
+    for column, part in zip(st.columns(2), ("train", "validation"), strict=True):
+        column.download_button(
+            f"Download {part} JSONL",
+            data.jsonl(part),
+            file_name=f"quarry-{part}.jsonl",
+            mime="application/jsonl",
+            icon=":material/download:",
+            disabled=not getattr(data, part),
+        )
     if data.dropped:
         with st.expander(f"{len(data.dropped)} dropped", icon=":material/filter_alt_off:"):
             st.dataframe(

@@ -15,6 +15,7 @@ from core.execute import run_query
 from core.generate_sql import make_client
 from core.guard import check_sql
 from core.settings import Settings
+from core.synthetic_questions import sql_kind
 from core.target import Target, open_target
 from core.training_data import (
     EVAL_SET,
@@ -24,10 +25,9 @@ from core.training_data import (
     Example,
     build_training_data,
     examples_from_cases,
+    pairs_from_schema,
     read_cases,
     split,
-    sql_kind,
-    synthetic_pairs,
 )
 from db import database
 from db.demo import ensure_demo, load_into
@@ -304,7 +304,7 @@ def test_sql_kind(sql: str, kind: str) -> None:
 
 
 def _all_synthetic_run(target: Target, settings: Settings) -> None:
-    pairs = synthetic_pairs(target)
+    pairs = pairs_from_schema(target)
     checked = training_data.check_pairs(pairs, target, settings)
 
     assert len(checked.examples) >= 0.9 * len(pairs), checked.dropped[:5]
