@@ -403,6 +403,16 @@ def test_load_into_postgres(demo_url: str, scratch_pg: str) -> None:
     assert checked == [(False,)]
 
 
+@pytest.mark.postgres
+def test_load_into_postgres_twice_in_one_process(pg_server_url: str, scratch_pg: str) -> None:
+    load_into(scratch_pg)
+    load_into(scratch_pg, replace=True)
+    assert _rows(
+        scratch_pg,
+        "SELECT convalidated FROM pg_constraint WHERE conname = 'fk_tickets_ckt_id'",
+    ) == [(False,)]
+
+
 # The command line ----------------------------------------------------------------------------
 
 
