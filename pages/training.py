@@ -15,7 +15,7 @@ from core.errors import LogFormatError, QuarryError
 from core.generate_sql import make_client
 from core.glossary import Glossary
 from core.losscurves import AXES, DEFAULT_SMOOTHING, loss_chart, schedule_chart
-from core.losslog import read_run, table_columns
+from core.losslog import ColumnChoice, read_run, table_columns
 from core.lossrun import Run
 from core.training_data import TrainingData, build_training_data, read_cases
 from pages import shared
@@ -46,7 +46,8 @@ class Pending:
     source: bytes | str
     name: str
     run: Run | None = None
-    mappable: bool = False
+    error: QuarryError | None = None
+    columns: ColumnChoice | None = None  # for a CSV or JSONL log, whose columns can be mapped
 
 
 def _store_failed(exc: Exception, what: str) -> None:
@@ -56,24 +57,24 @@ def _store_failed(exc: Exception, what: str) -> None:
 # -- importing a log --------------------------------------------------------------
 
 
-def _mappable(source: bytes | str, name: str) -> bool:
+def _columns(source: bytes | str, name: str) -> ColumnChoice | None:
     try:
-        table_columns(source, name=name)
+        return table_columns(source, name=name)
     except QuarryError:
-        return False
-    return True
+        return None  # not a table-like log: nothing to map
 
 
 def _read(source: bytes | str, name: str, columns: dict[str, str] | None = None) -> None:
-    """Read a log into the pending slot; the forms below start afresh for it."""
-    for key in [k for k in st.session_state if str(k).startswith(FRESH_PER_LOG)]:
+    """Read a log into the pending slot; the forms below start afresh for a new file."""
+    fresh = FRESH_PER_LOG if columns is None else ("training_save_",)
+    for key in [k for k in st.session_state if str(k).startswith(fresh)]:
         del st.session_state[key]
-    pending = Pending(source, name, mappable=_mappable(source, name))
+    pending = Pending(source, name, columns=_columns(source, name))
     st.session_state[PENDING] = pending
     try:
         pending.run = read_run(source, name=name, columns=columns)
     except QuarryError as exc:
-        shared.show_error(exc)
+        pending.error = exc
 
 
 def _import_section() -> None:
@@ -104,19 +105,16 @@ def _import_section() -> None:
     pending: Pending | None = st.session_state.get(PENDING)
     if pending is None:
         return
-    if pending.mappable:
-        _column_mapping(pending)
+    if pending.error is not None:
+        shared.show_error(pending.error)
+    if pending.columns is not None:
+        _column_mapping(pending, pending.columns)
     if pending.run is not None:
         _save_form(pending)
 
 
-def _column_mapping(pending: Pending) -> None:
+def _column_mapping(pending: Pending, choice: ColumnChoice) -> None:
     """Let the user say which columns hold the step and the loss, when the names are unusual."""
-    try:
-        choice = table_columns(pending.source, name=pending.name)
-    except QuarryError as exc:
-        shared.show_error(exc)
-        return
     needed = pending.run is None
     with st.expander("Map the columns", expanded=needed, icon=":material/table_view:"):
         if needed:
