@@ -283,8 +283,9 @@ def _follow(job_id: str) -> tuple[finetune.Job | None, Run | None]:
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _saved_run(run_id: int, updated_at: str) -> Run:
-    return training_runs.load_run(run_id)
+def _saved_run(store_url: str, run_id: int, updated_at: str) -> Run:
+    # Keyed by the store and the run's last change, so a followed job's new points show.
+    return training_runs.load_run(run_id, store_url=store_url)
 
 
 def _saved_runs_section() -> list[Run]:
@@ -308,7 +309,7 @@ def _saved_runs_section() -> list[Run]:
     runs = []
     for run_id in st.session_state[CHOSEN]:
         try:
-            runs.append(_saved_run(run_id, str(by_id[run_id].updated_at)))
+            runs.append(_saved_run(settings.store_url, run_id, str(by_id[run_id].updated_at)))
         except QuarryError as exc:
             shared.show_error(exc)
     with st.expander("Saved runs", icon=":material/history:"):

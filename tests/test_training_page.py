@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import base64
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+from tensorboard.summary import Writer
 
 from core import training_runs
 from tests.golden import local_cases
+from tests.test_losslog import _write_text_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 LOGS = "data/training-logs"
@@ -177,10 +180,12 @@ def test_saved_runs_overlay_and_the_view_controls(env: str, shared_dir: Path) ->
 
     at.slider(key="training_smoothing").set_value(0.0)
     at.toggle(key="training_log_y").set_value(True)
+    at.toggle(key="training_clip").set_value(True)
     at.segmented_control(key="training_x").set_value("epoch")
     at.run()
     figure = _charts(at)[0]
     assert figure["layout"]["yaxis"]["type"] == "log"
+    assert len(figure["layout"]["yaxis"]["range"]) == 2  # clipped: the view, not the data
     assert figure["layout"]["xaxis"]["title"]["text"] == "epoch"
 
     at.multiselect(key="training_chosen_runs").set_value([saved[1].id])
@@ -310,3 +315,33 @@ def test_a_job_of_the_account_is_imported(env: str, model_server, monkeypatch) -
     assert saved is not None and saved.points >= 10 and saved.format == "openai_events"
     assert at.multiselect(key="training_chosen_runs").value == [saved.id]
     assert _charts(at)
+
+
+def test_tensorboard_events_by_upload_and_by_folder(env: str, tmp_path: Path) -> None:
+    folder = tmp_path / "tb"
+    writer = Writer(str(folder))
+    for step in range(1, 3001):
+        writer.add_scalar("train/loss", 3.0 / math.sqrt(step), step, wall_time=1e9 + step)
+        if step % 300 == 0:
+            writer.add_scalar("eval/loss", 2.5 / math.sqrt(step), step, wall_time=1e9 + step)
+    writer.close()
+    (events,) = folder.glob("*tfevents*")
+    args = {"learning_rate": 2e-4, "gradient_accumulation_steps": 4}
+    _write_text_summary(folder, "args/text_summary", json.dumps(args))
+    _write_text_summary(folder, "model_config/text_summary", '{"_name_or_path": "Qwen/Qwen2.5-7B"}')
+
+    at = _page()
+    at.file_uploader(key="training_upload").set_value(("run-7.bin", events.read_bytes(), ""))
+    at.run()
+    assert "tensorboard, 3,000 points" in _texts(at.success)[0]
+    assert any(c.startswith("Showing 2,010 of 3,010 points") for c in _texts(at.caption))
+
+    at.segmented_control(key="training_from").set_value("Path")
+    at.run()
+    at.text_input(key="training_path").set_value(str(folder))
+    _button(at, "Read").click()
+    at.run()
+    assert "tensorboard, 3,000 points" in _texts(at.success)[0]
+    assert at.number_input(key="training_save_gradient_accumulation_steps").value == 4
+    assert at.number_input(key="training_save_learning_rate").value == pytest.approx(2e-4)
+    assert at.text_input(key="training_save_base_model").value == "Qwen/Qwen2.5-7B"
