@@ -172,3 +172,32 @@ def test_a_server_without_fine_tuning(model_server) -> None:
     with pytest.raises(BadInput) as caught:
         finetune.list_jobs(make_client(settings))
     assert "OPENAI_BASE_URL" in caught.value.hint
+
+
+def test_openai_metric_names_become_canonical_series() -> None:
+    events = [
+        {
+            "step": step,
+            "train_loss": 2.0 / step,
+            "train_mean_token_accuracy": 0.5,
+            "valid_loss": 2.1 / step,
+            "valid_mean_token_accuracy": 0.4,
+            "full_valid_loss": 2.2 / step,
+            "full_valid_mean_token_accuracy": 0.45,
+            "total_steps": 10,
+        }
+        for step in (1, 2, 3)
+    ]
+
+    run = finetune.run_from_events(events, "ftjob-x")
+
+    assert set(run.series) == {
+        "train_loss",
+        "train_accuracy",
+        "eval_loss",
+        "eval_accuracy",
+        "eval_full_loss",
+        "eval_full_accuracy",
+    }
+    assert [s.name for s in run.eval_losses] == ["eval_loss", "eval_full_loss"]
+    assert run.series["train_loss"].steps.tolist() == [1, 2, 3]
