@@ -317,6 +317,66 @@ def cmd_add_user(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _training_data_arguments(parser: argparse.ArgumentParser) -> None:
+    _url_arguments(parser)
+    parser.add_argument("--out", required=True, help="folder for train.jsonl and validation.jsonl")
+    parser.add_argument("--cases", help="eval set to include: JSONL of {id, question, sql}")
+    parser.add_argument(
+        "--no-synthetic", action="store_true", help="leave out the questions made from the schema"
+    )
+    parser.add_argument(
+        "--validation-share", type=float, default=None, help="default QUARRY_VALIDATION_SHARE"
+    )
+
+
+@command("training-data", _training_data_arguments)
+def cmd_training_data(args: argparse.Namespace, settings: Settings) -> int:
+    """Write fine-tuning examples (OpenAI chat JSONL) whose every SQL runs on the target."""
+    from pathlib import Path
+
+    from core.errors import BadInput
+    from core.training_data import build_training_data, read_cases
+
+    cases = []
+    if args.cases:
+        path = Path(args.cases)
+        if not path.is_file():
+            raise BadInput(f"No cases file at {path}.", hint="Give the path of a .jsonl file.")
+        cases = read_cases(path.read_bytes(), path.name)
+    target = _open(args, settings)
+    data = build_training_data(
+        target,
+        settings,
+        cases=cases,
+        synthetic=not args.no_synthetic,
+        validation_share=args.validation_share,
+    )
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    files = {part: out / f"{part}.jsonl" for part in ("train", "validation")}
+    for part, path in files.items():
+        path.write_bytes(data.jsonl(part))
+    report = {
+        "train": len(data.train),
+        "validation": len(data.validation),
+        "dropped": len(data.dropped),
+        "duplicates": data.duplicates,
+        "by_source": data.by_source(),
+        "by_kind": data.by_kind(),
+        "tables": data.summary(),
+        "files": {part: str(path) for part, path in files.items()},
+    }
+    text = (
+        f"{report['train']} train and {report['validation']} validation examples, "
+        f"{report['dropped']} dropped, {report['duplicates']} duplicates\n"
+        + "\n".join(f"{r['table']}\t{r['examples']}" for r in report["tables"])
+        + "\n"
+        + "\n".join(str(p) for p in files.values())
+    )
+    emit(args, report, text)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m core", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)

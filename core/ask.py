@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from core import offline_engine
-from core.context import select_context
+from core.context import SchemaContext, select_context
 from core.errors import (
     ConnectionFailed,
     Declined,
@@ -229,6 +229,37 @@ def _ask_offline(
     _fill(result, checked, _execute(checked, target, settings, cap))
 
 
+def prompt_messages(
+    question: str,
+    target: Target,
+    *,
+    glossary: Glossary | None = None,
+    template: str = DEFAULT_TEMPLATE,
+    examples: list[Example] | None = None,
+) -> tuple[list[dict[str, str]], SchemaContext]:
+    """The chat messages a model gets for `question`, and the schema context inside them.
+
+    Training data is built with this too, so a fine-tuned model sees what Ask sends.
+    """
+    context = select_context(
+        question,
+        target.schema,
+        target.lexicon(glossary),
+        dialect=target.dialect,
+        glossary=glossary,
+        values=target.values(),
+    )
+    messages = render(
+        template,
+        server=target.server,
+        schema_text=context.text,
+        question=question,
+        glossary=glossary,
+        examples=examples,
+    )
+    return messages, context
+
+
 def _ask_model(
     result: AskResult,
     target: Target,
@@ -241,23 +272,10 @@ def _ask_model(
     cap: int,
 ) -> None:
     client = client or make_client(settings)
-    context = select_context(
-        result.question,
-        target.schema,
-        target.lexicon(glossary),
-        dialect=target.dialect,
-        glossary=glossary,
-        values=target.values(),
+    messages, context = prompt_messages(
+        result.question, target, glossary=glossary, template=template, examples=examples
     )
     result.context_note = context.note
-    messages = render(
-        template,
-        server=target.server,
-        schema_text=context.text,
-        question=result.question,
-        glossary=glossary,
-        examples=examples,
-    )
     for attempt in range(settings.max_repairs + 1):
         reply = complete(client, settings, messages, model=model)
         result.prompt_tokens += reply.prompt_tokens

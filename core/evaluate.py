@@ -136,20 +136,25 @@ def load_jsonl(path: str | Path, required: str, shape: str) -> list[dict[str, An
     file = Path(path)
     if not file.is_file():
         raise BadInput(f"No cases file at {file}.", hint="Give the path of a .jsonl file.")
+    return parse_jsonl(file.read_text(encoding="utf-8"), file.name, required, shape)
+
+
+def parse_jsonl(text: str, name: str, required: str, shape: str) -> list[dict[str, Any]]:
+    """Objects from JSONL text (an upload, say) named `name` in messages."""
     cases = []
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             case = json.loads(line)
         except json.JSONDecodeError as exc:
             raise BadInput(
-                f"Line {number} of {file.name} is not JSON: {exc.msg}.",
+                f"Line {number} of {name} is not JSON: {exc.msg}.",
                 hint="Each line must be one JSON object.",
             ) from None
         if not isinstance(case, dict) or required not in case:
             raise BadInput(
-                f"Line {number} of {file.name} has no '{required}'.", hint=f"Each case is {shape}."
+                f"Line {number} of {name} has no '{required}'.", hint=f"Each case is {shape}."
             )
         case.setdefault("id", f"line{number}")
         cases.append(case)

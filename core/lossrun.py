@@ -44,6 +44,8 @@ _ALIASES = {
     "loss_val": "eval_loss",
     "full_eval_loss": "eval_full_loss",
     "full_eval_mean_token_accuracy": "eval_full_accuracy",
+    "full_valid_loss": "eval_full_loss",
+    "full_valid_mean_token_accuracy": "eval_full_accuracy",
 }
 _EVAL_PREFIX = re.compile(r"^(val|valid|validation)_")
 

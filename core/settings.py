@@ -134,6 +134,12 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest profiling report (MB of HTML) shown inside the page; larger ones are a download.",
     ),
     Setting(
+        "validation_share",
+        "QUARRY_VALIDATION_SHARE",
+        0.2,
+        "Share of fine-tuning examples the training-data builder puts in the validation file.",
+    ),
+    Setting(
         "log_level",
         "QUARRY_LOG_LEVEL",
         "INFO",
@@ -209,6 +215,7 @@ class Settings:
     profile_sample_rows: int
     profile_minimal_columns: int
     profile_html_budget_mb: float
+    validation_share: float
     log_level: str
     secrets: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 

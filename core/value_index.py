@@ -51,6 +51,10 @@ class ValueIndex:
     distinct: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
     partial: set[tuple[str, str]] = dataclasses.field(default_factory=set)
     errors: list[str] = dataclasses.field(default_factory=list)
+    # The same hits by column, for top_values: every prompt renders examples of each table.
+    _by_column: dict[tuple[str, str], list[ValueHit]] = dataclasses.field(
+        default_factory=lambda: defaultdict(list), repr=False
+    )
 
     def lookup(self, text: str) -> list[ValueHit]:
         return list(self.hits.get(normalize(text), ()))
@@ -59,14 +63,10 @@ class ValueIndex:
         bucket = self.hits[normalize(hit.value)]
         if all((h.table, h.column, h.value) != (hit.table, hit.column, hit.value) for h in bucket):
             bucket.append(hit)
+            self._by_column[(hit.table, hit.column)].append(hit)
 
     def top_values(self, table: str, column: str, limit: int = 5) -> list[tuple[str, int]]:
-        found = [
-            (h.value, h.count)
-            for bucket in self.hits.values()
-            for h in bucket
-            if h.table == table and h.column == column
-        ]
+        found = [(h.value, h.count) for h in self._by_column.get((table, column), ())]
         return sorted(found, key=lambda vc: -vc[1])[:limit]
 
     @property

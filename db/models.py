@@ -107,3 +107,39 @@ class GlossaryEntry(Base):
     value: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
     source: orm.Mapped[str] = orm.mapped_column(sa.String(100), default="")
     version_row: orm.Mapped[GlossaryVersion] = orm.relationship(back_populates="entries")
+
+
+# A run's curves can hold a million points: MySQL's plain BLOB stops at 64 KB, and
+# MySQL makes a BLOB declared this long a LONGBLOB (PostgreSQL's BYTEA has no limit).
+CURVES_TYPE = sa.LargeBinary(length=2**32 - 1)
+
+
+class TrainingRun(Base):
+    """One fine-tuning run's loss log: its curves packed in one blob, its hyperparameters.
+
+    ``curves`` is what ``core.training_runs.pack_series`` writes (a compressed numpy
+    archive); listing runs never loads it. ``job_id`` links a run followed from an
+    OpenAI fine-tuning job, whose curves are replaced as new metrics arrive.
+    """
+
+    __tablename__ = "training_runs"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    created_at: orm.Mapped[dt.datetime] = orm.mapped_column(
+        sa.DateTime(timezone=True), default=utcnow, index=True
+    )
+    updated_at: orm.Mapped[dt.datetime] = orm.mapped_column(
+        sa.DateTime(timezone=True), default=utcnow
+    )
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(200))
+    source: orm.Mapped[str] = orm.mapped_column(sa.String(1000))
+    format: orm.Mapped[str] = orm.mapped_column(sa.String(40))
+    author: orm.Mapped[str | None] = orm.mapped_column(sa.String(100), index=True)
+    points: orm.Mapped[int] = orm.mapped_column(sa.Integer, default=0)
+    series_names: orm.Mapped[str] = orm.mapped_column(sa.Text, default="[]")
+    hyperparameters: orm.Mapped[str] = orm.mapped_column(sa.Text, default="{}")
+    warnings: orm.Mapped[str] = orm.mapped_column(sa.Text, default="[]")
+    summary: orm.Mapped[str] = orm.mapped_column(sa.Text, default="{}")
+    curves: orm.Mapped[bytes] = orm.mapped_column(CURVES_TYPE, deferred=True)
+    job_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(100), index=True)
+    job_status: orm.Mapped[str | None] = orm.mapped_column(sa.String(40))

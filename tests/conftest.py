@@ -141,6 +141,25 @@ def pg_server_url() -> str:
     return PG_URL
 
 
+@pytest.fixture()
+def scratch_pg(pg_server_url: str):
+    """A fresh PostgreSQL database for one test, dropped afterwards."""
+    name = f"quarry_t_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield (
+            sa.engine.make_url(pg_server_url)
+            .set(database=name)
+            .render_as_string(hide_password=False)
+        )
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
 @pytest.fixture(scope="session")
 def chinook_target(chinook_url):
     """Chinook opened once for the session: engine, server and schema."""

@@ -12,7 +12,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import uuid
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -392,25 +391,6 @@ def test_load_into_a_mariadb_url(scratch_mysql: str) -> None:
     assert orphans[0][0] > 0
 
 
-@pytest.fixture()
-def scratch_pg(pg_server_url: str):
-    """A fresh PostgreSQL database for one test, dropped afterwards."""
-    name = f"quarry_t_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield (
-            sa.engine.make_url(pg_server_url)
-            .set(database=name)
-            .render_as_string(hide_password=False)
-        )
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
 @pytest.mark.postgres
 def test_load_into_postgres(demo_url: str, scratch_pg: str) -> None:
     load_into(scratch_pg)
@@ -421,6 +401,16 @@ def test_load_into_postgres(demo_url: str, scratch_pg: str) -> None:
         "SELECT convalidated FROM pg_constraint WHERE conname = 'fk_tickets_ckt_id'",
     )
     assert checked == [(False,)]
+
+
+@pytest.mark.postgres
+def test_load_into_postgres_twice_in_one_process(pg_server_url: str, scratch_pg: str) -> None:
+    load_into(scratch_pg)
+    load_into(scratch_pg, replace=True)
+    assert _rows(
+        scratch_pg,
+        "SELECT convalidated FROM pg_constraint WHERE conname = 'fk_tickets_ckt_id'",
+    ) == [(False,)]
 
 
 # The command line ----------------------------------------------------------------------------

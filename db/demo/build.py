@@ -162,7 +162,11 @@ def _fill(conn: sa.Connection, rows: dict[str, list[dict]], *, drop_first: bool)
             conn.execute(table.insert(), table_rows[start : start + BATCH_ROWS])
 
     if backend == "postgresql":
-        add = sa.schema.AddConstraint(orphaned).compile(dialect=conn.dialect)
+        # By default AddConstraint marks the constraint to be left out of every later CREATE
+        # TABLE, so a second load in the same process would create tickets without the key.
+        add = sa.schema.AddConstraint(orphaned, isolate_from_table=False).compile(
+            dialect=conn.dialect
+        )
         conn.exec_driver_sql(f"{add} NOT VALID")
     conn.commit()
 

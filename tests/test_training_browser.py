@@ -1,0 +1,54 @@
+"""The Training page in a real browser: a running app, Debian's Chromium, a real log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.browser import ARTIFACTS, chromium_page, running_app
+
+pytestmark = pytest.mark.browser
+
+LOG = "llamafactory_trainer_log__qwen2.5_7b_lora_3ep_with_eval__xueh88401.jsonl"
+
+
+@pytest.fixture()
+def app_url(tmp_path: Path):
+    """The app with an empty data folder and no model."""
+    env = {
+        "QUARRY_DATA_DIR": str(tmp_path / "data"),
+        "OPENAI_API_KEY": "",
+        "OPENAI_BASE_URL": "",
+        "QUARRY_SECRETS_FILE": str(tmp_path / "no-secrets.toml"),
+    }
+    with running_app(env) as url:
+        yield url
+
+
+def test_a_real_log_shows_its_chart_and_diagnosis(app_url: str, shared_dir: Path) -> None:
+    from playwright.sync_api import expect
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    expect.set_options(timeout=60_000)  # the first run builds the demo database
+    with chromium_page(height=2600) as page:
+        page.goto(app_url)
+        expect(page.get_by_role("heading", name="Quarry")).to_be_visible()
+        page.get_by_role("link", name="Training", exact=True).click()
+        expect(page.get_by_text("Import a run")).to_be_visible()
+        page.locator("input[type=file]").first.set_input_files(
+            shared_dir / "data/training-logs" / LOG
+        )
+
+        expect(page.get_by_text("675 points", exact=False)).to_be_visible()
+        chart = page.locator("[data-testid=stPlotlyChart]").first
+        expect(chart).to_be_visible()
+        expect(chart.locator(".scatterlayer .trace").first).to_be_attached()
+        expect(page.get_by_text("Diagnosis", exact=True)).to_be_visible()
+        expect(page.get_by_text("overfitting, best step 4500")).to_be_visible()
+        expect(page.get_by_text("The eval minimum is at step 4500", exact=False)).to_be_visible()
+        expect(page.get_by_text("Showing ", exact=False).first).to_be_visible()
+        traces = chart.locator(".scatterlayer .trace").count()
+        page.screenshot(path=str(ARTIFACTS / "training_page.png"), full_page=True)
+
+    assert traces >= 3  # the raw train loss, its smoothed curve, the eval loss
