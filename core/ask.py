@@ -19,7 +19,7 @@ import time
 from typing import Any
 
 from core import offline_engine
-from core.context import select_context
+from core.context import SchemaContext, select_context
 from core.errors import (
     ConnectionFailed,
     Declined,
@@ -38,6 +38,7 @@ from core.guard import CheckedSQL, check_sql
 from core.prompt import DEFAULT_TEMPLATE, Example, render, repair_message
 from core.settings import Settings
 from core.target import Target
+from core.tokens import count_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -229,6 +230,48 @@ def _ask_offline(
     _fill(result, checked, _execute(checked, target, settings, cap))
 
 
+@dataclasses.dataclass
+class Prompt:
+    """The messages a model is sent for one question, and the schema context in them."""
+
+    messages: list[dict[str, str]]
+    context: SchemaContext
+
+    @property
+    def tokens(self) -> int:
+        return sum(count_tokens(m["content"]) for m in self.messages)
+
+
+def build_prompt(
+    question: str,
+    target: Target,
+    settings: Settings,
+    *,
+    glossary: Glossary | None = None,
+    template: str = DEFAULT_TEMPLATE,
+    examples: list[Example] | None = None,
+) -> Prompt:
+    """The template rendered for `question` on `target`, schema chosen within the budget."""
+    context = select_context(
+        question,
+        target.schema,
+        target.lexicon(glossary),
+        dialect=target.dialect,
+        budget_tokens=settings.context_budget_tokens,
+        glossary=glossary,
+        values=target.values(),
+    )
+    messages = render(
+        template,
+        server=target.server,
+        schema_text=context.text,
+        question=question,
+        glossary=glossary,
+        examples=examples,
+    )
+    return Prompt(messages, context)
+
+
 def _ask_model(
     result: AskResult,
     target: Target,
@@ -241,23 +284,16 @@ def _ask_model(
     cap: int,
 ) -> None:
     client = client or make_client(settings)
-    context = select_context(
+    prompt = build_prompt(
         result.question,
-        target.schema,
-        target.lexicon(glossary),
-        dialect=target.dialect,
+        target,
+        settings,
         glossary=glossary,
-        values=target.values(),
-    )
-    result.context_note = context.note
-    messages = render(
-        template,
-        server=target.server,
-        schema_text=context.text,
-        question=result.question,
-        glossary=glossary,
+        template=template,
         examples=examples,
     )
+    result.context_note = prompt.context.note
+    messages = prompt.messages
     for attempt in range(settings.max_repairs + 1):
         reply = complete(client, settings, messages, model=model)
         result.prompt_tokens += reply.prompt_tokens
