@@ -99,26 +99,43 @@ def _record(result, connection_name: str) -> None:
 
 def _eval_arguments(parser: argparse.ArgumentParser) -> None:
     _url_arguments(parser)
-    parser.add_argument("--cases", required=True, help="JSONL file of {id, question, sql}")
+    parser.add_argument(
+        "--cases",
+        required=True,
+        help='JSONL file of {id, question, sql}; cases with "ambiguous" also score the check',
+    )
     parser.add_argument("--engine", choices=("offline", "openai"), default=None)
 
 
 @command("eval", _eval_arguments)
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from core.evaluate import evaluate, load_cases
+    from core.evaluate import ambiguity_report, evaluate, load_cases
 
     cases = load_cases(args.cases)
     target = _open(args, settings)
     report = evaluate(cases, target, settings, engine=_default_engine(args, settings))
     data = report.to_json()
-    text = "\n".join(
-        [f"{r['id']}\t{r['status']}\t{r['sql'] or ''}".replace("\n", " ") for r in data["results"]]
-        + [
-            f"accuracy {data['accuracy']:.3f}: {data['correct']} correct of {data['cases']}, "
-            f"{data['answered']} answered"
+    lines = [
+        f"{r['id']}\t{r['status']}\t{r['sql'] or ''}".replace("\n", " ") for r in data["results"]
+    ] + [
+        f"accuracy {data['accuracy']:.3f}: {data['correct']} correct of {data['cases']}, "
+        f"{data['answered']} answered"
+    ]
+    ambiguity = ambiguity_report(cases, target)
+    if ambiguity is not None:
+        data["ambiguity_results"] = ambiguity.pop("results")
+        data["ambiguity"] = ambiguity
+        lines += [
+            f"{r['id']}\t{'flagged' if r['flagged'] else 'clear'}\t"
+            f"{'ambiguous' if r['ambiguous'] else 'clear'}\t" + "; ".join(r["findings"])
+            for r in data["ambiguity_results"]
         ]
-    )
-    emit(args, data, text)
+        lines.append(
+            f"ambiguity: recall {ambiguity['recall']}, false-alarm rate "
+            f"{ambiguity['false_alarm_rate']} over {ambiguity['cases']} cases "
+            f"({ambiguity['missed']} missed, {ambiguity['false_alarms']} false alarms)"
+        )
+    emit(args, data, "\n".join(lines))
     return 0
 
 

@@ -131,34 +131,42 @@ def is_ordered(sql: str, dialect: str) -> bool:
     return bool(tree.args.get("order")) and isinstance(tree.args.get("limit"), exp.Limit)
 
 
-def load_jsonl(path: str | Path, required: str, shape: str) -> list[dict[str, Any]]:
-    """Objects from a JSONL file, each with key `required`; a bad line is named by number."""
-    file = Path(path)
-    if not file.is_file():
-        raise BadInput(f"No cases file at {file}.", hint="Give the path of a .jsonl file.")
+def parse_jsonl(text: str, name: str, required: str, shape: str) -> list[dict[str, Any]]:
+    """Objects from JSONL text, each with key `required`; a bad line is named by number."""
     cases = []
-    for number, line in enumerate(file.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             case = json.loads(line)
         except json.JSONDecodeError as exc:
             raise BadInput(
-                f"Line {number} of {file.name} is not JSON: {exc.msg}.",
+                f"Line {number} of {name} is not JSON: {exc.msg}.",
                 hint="Each line must be one JSON object.",
             ) from None
         if not isinstance(case, dict) or required not in case:
             raise BadInput(
-                f"Line {number} of {file.name} has no '{required}'.", hint=f"Each case is {shape}."
+                f"Line {number} of {name} has no '{required}'.", hint=f"Each case is {shape}."
             )
         case.setdefault("id", f"line{number}")
         cases.append(case)
     return cases
 
 
+def load_jsonl(path: str | Path, required: str, shape: str) -> list[dict[str, Any]]:
+    """Objects from a JSONL file, each with key `required`; a bad line is named by number."""
+    file = Path(path)
+    if not file.is_file():
+        raise BadInput(f"No cases file at {file}.", hint="Give the path of a .jsonl file.")
+    return parse_jsonl(file.read_text(encoding="utf-8"), file.name, required, shape)
+
+
+CASE_SHAPE = '{"id", "question", "sql"} (and optionally "ambiguous": true or false)'
+
+
 def load_cases(path: str | Path) -> list[dict[str, Any]]:
     """Question cases: {"id", "question", "sql"} (and optionally "ambiguous")."""
-    return load_jsonl(path, "question", '{"id", "question", "sql"}')
+    return load_jsonl(path, "question", CASE_SHAPE)
 
 
 def load_guard_cases(path: str | Path) -> list[dict[str, Any]]:
@@ -277,3 +285,49 @@ def evaluate(
         if on_result is not None:
             on_result(index, result)
     return EvalReport(results)
+
+
+def ambiguity_report(
+    cases: Iterable[dict[str, Any]],
+    target: Target,
+    *,
+    glossary: Glossary | None = None,
+    today: dt.date | None = None,
+) -> dict[str, Any] | None:
+    """How the question check does on the cases that carry ``"ambiguous"``; None if none do.
+
+    ``flagged`` counts every case the check flagged, ``missed`` the ambiguous
+    ones it did not, ``false_alarms`` the clear ones it flagged; ``recall`` is
+    over the ambiguous cases, ``false_alarm_rate`` over the clear ones.
+    """
+    from core.ambiguity import check_target
+
+    judged = []
+    for case in cases:
+        if not isinstance(case.get("ambiguous"), bool):
+            continue
+        check = check_target(case["question"], target, glossary=glossary, today=today)
+        judged.append((case, not check.clear, check))
+    if not judged:
+        return None
+    ambiguous = [flag for case, flag, _ in judged if case["ambiguous"]]
+    clear = [flag for case, flag, _ in judged if not case["ambiguous"]]
+    missed = sum(not flag for flag in ambiguous)
+    false_alarms = sum(clear)
+    return {
+        "cases": len(judged),
+        "flagged": sum(flag for _, flag, _ in judged),
+        "missed": missed,
+        "false_alarms": false_alarms,
+        "recall": round((len(ambiguous) - missed) / len(ambiguous), 4) if ambiguous else None,
+        "false_alarm_rate": round(false_alarms / len(clear), 4) if clear else None,
+        "results": [
+            {
+                "id": case["id"],
+                "ambiguous": case["ambiguous"],
+                "flagged": flag,
+                "findings": [f"{f.kind}: {f.message}" for f in check.findings],
+            }
+            for case, flag, check in judged
+        ],
+    }
