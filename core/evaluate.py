@@ -269,8 +269,8 @@ def evaluate(
     for index, case in enumerate(c for c in cases if c.get("sql")):
         if should_stop is not None and should_stop():
             break
-        predicted = ask(
-            case["question"],
+        result = run_case(
+            case,
             target,
             settings,
             engine=engine,
@@ -278,13 +278,37 @@ def evaluate(
             template=template,
             client=client,
             model=model,
-            row_cap=EVAL_ROW_CAP,
         )
-        result = judge(case, predicted, target, settings)
         results.append(result)
         if on_result is not None:
             on_result(index, result)
     return EvalReport(results)
+
+
+def run_case(
+    case: dict[str, Any],
+    target: Target,
+    settings: Settings,
+    *,
+    engine: str = "offline",
+    glossary: Glossary | None = None,
+    template: str = DEFAULT_TEMPLATE,
+    client: Any = None,
+    model: str | None = None,
+) -> CaseResult:
+    """Ask one case's question the way the Ask page would, and judge the answer."""
+    predicted = ask(
+        case["question"],
+        target,
+        settings,
+        engine=engine,
+        glossary=glossary,
+        template=template,
+        client=client,
+        model=model,
+        row_cap=EVAL_ROW_CAP,
+    )
+    return judge(case, predicted, target, settings)
 
 
 def ambiguity_report(
