@@ -17,6 +17,7 @@ settings = shared.start()
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/ask.py", title="Ask", icon=":material/chat:"),
+    st.Page("pages/prompt_lab.py", title="Prompt lab", icon=":material/science:"),
 ]
 
 navigation = st.navigation(PAGES)
