@@ -72,8 +72,6 @@ def with_saved_terms(
     base = glossary or Glossary()
     known = {t.term.lower() for t in base.terms}
     extra = [
-        t
-        for t in saved_terms(connection_name, store_url=store_url)
-        if t.term.lower() not in known
+        t for t in saved_terms(connection_name, store_url=store_url) if t.term.lower() not in known
     ]
     return dataclasses.replace(base, terms=[*base.terms, *extra])

@@ -111,9 +111,11 @@ def _clarify(check: QuestionCheck) -> None:
                 readings.save_reading(connection_name, finding.as_term(reading))
         st.session_state.pop(CLARIFY, None)
         _run(rewrite(check.question, picks))
+        st.rerun()  # the box above is drawn already; the answer replaces it
     elif as_written:
         st.session_state.pop(CLARIFY, None)
         _run(check.question)
+        st.rerun()
 
 
 def _use_example(question: str) -> None:

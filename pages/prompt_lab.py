@@ -78,9 +78,16 @@ def _highlighted(template: str, findings: list[PromptFinding]) -> str:
 
 
 def _show_findings(
-    template: str, findings: list[PromptFinding], *, key: str, apply_to: str | None = None
+    template: str,
+    findings: list[PromptFinding],
+    *,
+    key: str,
+    apply_to: str | None = None,
+    show_text: bool = False,
 ) -> None:
     if not findings:
+        if show_text:
+            st.code(template, language=None, wrap_lines=True)
         st.success("No findings: the checks see nothing left open.", icon=":material/check:")
         return
     st.markdown(_highlighted(template, findings), unsafe_allow_html=True)
@@ -142,7 +149,7 @@ with versions_tab:
         else:
             st.caption("The first version has no parent.")
     with st.expander("Text and checks", expanded=True):
-        _show_findings(version.text, _check(version.text), key="lab_version_check")
+        _show_findings(version.text, _check(version.text), key="lab_version_check", show_text=True)
         critic = st.session_state.get(CRITIC, {}).get(version.id)
         if settings.has_model and st.button(
             "Ask the model for its review", key="lab_critic_button", icon=":material/reviews:"
@@ -158,7 +165,9 @@ with versions_tab:
             _show_findings(version.text, critic, key="lab_critic_findings")
 
     st.subheader("Write a new version")
-    if st.session_state.get(DRAFT_OF) != version.id:
+    # A widget's key is dropped when a run is cut short before the widget is drawn, so the
+    # draft is set again whenever it is missing, not only when the version changes.
+    if st.session_state.get(DRAFT_OF) != version.id or DRAFT not in st.session_state:
         st.session_state[DRAFT] = version.text
         st.session_state[DRAFT_OF] = version.id
         st.session_state.pop(DRAFT_FINDINGS, None)
@@ -208,6 +217,13 @@ with preview_tab:
         f"context chosen within {settings.context_budget_tokens:,} tokens "
         "(QUARRY_CONTEXT_BUDGET_TOKENS), the glossary and the question."
     )
+    if (
+        st.session_state.get("lab_preview_follows") != st.session_state[VERSION]
+        or st.session_state.get("lab_preview_version") not in by_id
+    ):
+        # the preview starts from the version picked (or just written) on the Versions tab
+        st.session_state["lab_preview_version"] = st.session_state[VERSION]
+        st.session_state["lab_preview_follows"] = st.session_state[VERSION]
     with st.form("lab_preview_form"):
         st.selectbox("Version", list(by_id), key="lab_preview_version", format_func=_version_label)
         st.text_input(
@@ -254,7 +270,7 @@ with sets_tab:
     except Exception as exc:
         st.error(f"The eval sets could not be read: {str(exc).splitlines()[0]}")
         known_sets = []
-    set_names = {s.id: f"{s.name} ({s.cases} cases)" for s in known_sets}
+    set_names = {s.id: s.name for s in known_sets}
     with st.expander("New eval set", expanded=not known_sets):
         with st.form("lab_new_set", border=False):
             st.text_input("Name", key="lab_new_set_name", placeholder="chinook-basics")
@@ -277,6 +293,10 @@ with sets_tab:
         st.selectbox("Eval set", list(set_names), key=SET, format_func=set_names.get)
         current_set = st.session_state[SET]
         set_cases = evalsets.cases(current_set)
+        st.caption(
+            f"{len(set_cases)} cases · {sum(1 for c in set_cases if c.sql)} with gold SQL · "
+            f"{sum(1 for c in set_cases if c.ambiguous is not None)} with an ambiguity flag"
+        )
         if set_cases:
             st.dataframe(
                 pd.DataFrame(
@@ -321,25 +341,30 @@ with sets_tab:
             icon=":material/download:",
             disabled=not set_cases,
         )
-        with st.expander("Add a case"):
-            with st.form("lab_add_case", border=False):
-                st.text_input("Question", key="lab_case_question")
-                st.text_area("Gold SQL", key="lab_case_sql", height=90)
-                st.selectbox("Ambiguous?", ["not marked", "yes", "no"], key="lab_case_ambiguous")
-                added_case = st.form_submit_button("Add the case", icon=":material/add:")
-            if added_case:
-                flag = {"yes": True, "no": False}.get(st.session_state["lab_case_ambiguous"])
-                try:
-                    evalsets.add_case(
-                        current_set,
-                        st.session_state.get("lab_case_question", ""),
-                        st.session_state.get("lab_case_sql", ""),
-                        ambiguous=flag,
-                    )
-                except QuarryError as exc:
-                    shared.show_error(exc)
-                else:
-                    st.rerun()
+        if st.session_state.pop("lab_case_added", False):
+            # a fresh form for the next case; a refused one keeps what was typed
+            st.session_state["lab_case_question"] = st.session_state["lab_case_sql"] = ""
+            st.session_state["lab_case_ambiguous"] = "not marked"
+        with st.form("lab_add_case"):
+            st.markdown("**Add a case**")
+            st.text_input("Question", key="lab_case_question")
+            st.text_area("Gold SQL", key="lab_case_sql", height=90)
+            st.selectbox("Ambiguous?", ["not marked", "yes", "no"], key="lab_case_ambiguous")
+            added_case = st.form_submit_button("Add the case", icon=":material/add:")
+        if added_case:
+            flag = {"yes": True, "no": False}.get(st.session_state["lab_case_ambiguous"])
+            try:
+                evalsets.add_case(
+                    current_set,
+                    st.session_state.get("lab_case_question", ""),
+                    st.session_state.get("lab_case_sql", ""),
+                    ambiguous=flag,
+                )
+            except QuarryError as exc:
+                shared.show_error(exc)
+            else:
+                st.session_state["lab_case_added"] = True
+                st.rerun()
         with st.expander("From the Ask history (runs marked good)"):
             keys = {c.key for c in set_cases}
             good = [
@@ -421,13 +446,41 @@ def _progress() -> None:
         st.caption("Stopping after the answer in hand…")
 
 
+def _flat(sql: str | None) -> str:
+    return " ".join((sql or "").split())
+
+
+def _show_case(row: eval_runs.Comparison, a: eval_runs.SavedRun, b: eval_runs.SavedRun) -> None:
+    st.markdown(f"**{row.key}** · {row.question}")
+    st.code(row.gold_sql or "", language="sql")
+    for side, result in ((a, row.a), (b, row.b)):
+        with st.container(border=True):
+            if result is None:
+                st.caption(f"{side.label}: not run")
+                continue
+            st.markdown(f"**{side.label}**: {result.status} · {result.duration_ms:,.0f} ms")
+            if result.sql:
+                st.code(result.sql, language="sql")
+            if result.error:
+                st.caption(result.error)
+
+
 def _show_batch(batch: eval_runs.Batch) -> None:
     runs = [eval_runs.load_run(i) for i in batch.run_ids]
+    answered = sum(len(r.results) for r in runs)
+    st.caption(
+        f"{runs[0].status.capitalize()} · {answered} of {sum(r.case_count for r in runs)} answers"
+        f" · run on {batch.connection_name}"
+    )
     st.dataframe(
         pd.DataFrame([r.summary(settings) for r in runs]).rename(
             columns={
+                "cases": "answered",
+                "of": "cases in set",
                 "accuracy": "execution accuracy",
                 "mean_latency_ms": "mean latency (ms)",
+                "prompt_tokens": "prompt tokens",
+                "completion_tokens": "completion tokens",
                 "cost_usd": "cost (USD)",
             }
         ),
@@ -436,22 +489,23 @@ def _show_batch(batch: eval_runs.Batch) -> None:
     )
     if any(r.cost_usd(settings) is None for r in runs):
         st.caption("No price is known for this model: tokens only (QUARRY_MODEL_PRICES).")
-    for run in runs:
-        if run.prompt_version_id and run.prompt_version_id != promoted_id:
-            if st.button(
-                f"Promote {by_id[run.prompt_version_id].label} to Ask",
-                key=f"lab_promote_run_{run.id}",
-                icon=":material/star:",
-            ):
-                prompts.promote(run.prompt_version_id, author=st.session_state.get(AUTHOR))
-                st.toast(f"{by_id[run.prompt_version_id].label} is now used by Ask.")
-                st.rerun()
+    promotable = [
+        r for r in runs if r.prompt_version_id in by_id and r.prompt_version_id != promoted_id
+    ]
+    for column, run in zip(st.columns(max(len(promotable), 1) + 2), promotable, strict=False):
+        label = by_id[run.prompt_version_id].label
+        if column.button(
+            f"Promote {label} to Ask", key=f"lab_promote_run_{run.id}", icon=":material/star:"
+        ):
+            prompts.promote(run.prompt_version_id, author=st.session_state.get(AUTHOR))
+            st.toast(f"{label} is now used by Ask.")
+            st.rerun()
     if len(runs) == 2:
         a, b = runs
         rows = eval_runs.compare(a, b)
         disagree = sum(r.disagree for r in rows)
         st.markdown(f"**{disagree} case(s) where the two disagree**, listed first.")
-        st.dataframe(
+        picked = st.dataframe(
             pd.DataFrame(
                 {
                     "differ": ["≠" if r.disagree else "" for r in rows],
@@ -459,14 +513,23 @@ def _show_batch(batch: eval_runs.Batch) -> None:
                     "question": [r.question for r in rows],
                     f"A: {a.label}": [r.a.status if r.a else "—" for r in rows],
                     f"B: {b.label}": [r.b.status if r.b else "—" for r in rows],
-                    "A SQL": [(r.a.sql or r.a.error or "") if r.a else "" for r in rows],
-                    "B SQL": [(r.b.sql or r.b.error or "") if r.b else "" for r in rows],
-                    "gold SQL": [r.gold_sql or "" for r in rows],
+                    "A SQL": [_flat(r.a.sql or r.a.error) if r.a else "" for r in rows],
+                    "B SQL": [_flat(r.b.sql or r.b.error) if r.b else "" for r in rows],
+                    "gold SQL": [_flat(r.gold_sql) for r in rows],
                 }
             ),
             hide_index=True,
             use_container_width=True,
+            column_config={"differ": st.column_config.TextColumn(width="small")},
+            on_select="rerun",
+            selection_mode="single-row",
+            key=f"lab_compare_{batch.batch}",
         )
+        chosen = picked.selection.rows if picked is not None else []
+        if chosen:
+            _show_case(rows[chosen[0]], a, b)
+        else:
+            st.caption("Pick a row to see both answers in full.")
     else:
         (run,) = runs
         st.dataframe(
@@ -475,7 +538,7 @@ def _show_batch(batch: eval_runs.Batch) -> None:
                     "id": [r.key for r in run.results],
                     "question": [r.question for r in run.results],
                     "result": [r.status for r in run.results],
-                    "SQL": [r.sql or "" for r in run.results],
+                    "SQL": [_flat(r.sql) for r in run.results],
                     "error": [r.error or "" for r in run.results],
                     "ms": [round(r.duration_ms) for r in run.results],
                     "tokens": [r.prompt_tokens + r.completion_tokens for r in run.results],
@@ -528,9 +591,10 @@ with runs_tab:
     saved = eval_runs.batches()
     if saved:
         st.subheader("Saved runs")
+        # no status in the label: a label that changes under an open select is not redrawn
         labels = {
-            b.batch: f"{b.created_at:%Y-%m-%d %H:%M} · {' vs '.join(b.labels)} · "
-            f"{set_names.get(b.set_id, 'deleted set')} · {b.connection_name} · {b.status}"
+            b.batch: f"{b.created_at:%Y-%m-%d %H:%M:%S} · {' vs '.join(b.labels)} · "
+            f"{set_names.get(b.set_id, 'deleted set')} · {b.connection_name}"
             for b in saved
         }
         if st.session_state.get(BATCH) not in labels:
