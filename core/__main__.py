@@ -59,10 +59,44 @@ def _ask_arguments(parser: argparse.ArgumentParser) -> None:
         help="offline (default without an API key) or openai",
     )
     parser.add_argument("--no-history", action="store_true", help="do not save the run")
+    _prompt_argument(parser)
+
+
+def _prompt_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--prompt-version",
+        type=int,
+        default=None,
+        help="the store's prompt version the model is sent (default: the promoted one)",
+    )
 
 
 def _default_engine(args: argparse.Namespace, settings: Settings) -> str:
     return args.engine or ("openai" if settings.has_model else "offline")
+
+
+def _template(args: argparse.Namespace) -> str:
+    """The prompt version the Prompt lab promoted (or the one asked for), as the Ask page uses."""
+    from core import prompts
+    from core.prompt import DEFAULT_TEMPLATE
+    from db.database import upgrade_to_head
+
+    try:
+        upgrade_to_head()
+        if args.prompt_version is not None:
+            return prompts.get_version(args.prompt_version).text
+        return prompts.promoted_template()
+    except QuarryError:
+        raise
+    except Exception as exc:  # no store to read: the built-in template still answers
+        if args.prompt_version is not None:
+            raise QuarryError(
+                f"Prompt version {args.prompt_version} could not be read from the store: "
+                f"{str(exc).splitlines()[0]}",
+                hint="Check QUARRY_STORE_URL.",
+            ) from None
+        logger.warning("Using the built-in prompt; the store could not be read: %s", exc)
+        return DEFAULT_TEMPLATE
 
 
 @command("ask", _ask_arguments)
@@ -70,7 +104,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     from core.ask import ask
 
     target = _open(args, settings)
-    result = ask(args.question, target, settings, engine=_default_engine(args, settings))
+    engine = _default_engine(args, settings)
+    prompt = {"template": _template(args)} if engine == "openai" else {}
+    result = ask(args.question, target, settings, engine=engine, **prompt)
     if not args.no_history:
         _record(result, target.masked_url)
     lines = [f"SQL: {result.sql}" if result.sql else "SQL: (none)"]
@@ -105,6 +141,7 @@ def _eval_arguments(parser: argparse.ArgumentParser) -> None:
         help='JSONL file of {id, question, sql}; cases with "ambiguous" also score the check',
     )
     parser.add_argument("--engine", choices=("offline", "openai"), default=None)
+    _prompt_argument(parser)
 
 
 @command("eval", _eval_arguments)
@@ -113,7 +150,9 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
     cases = load_cases(args.cases)
     target = _open(args, settings)
-    report = evaluate(cases, target, settings, engine=_default_engine(args, settings))
+    engine = _default_engine(args, settings)
+    prompt = {"template": _template(args)} if engine == "openai" else {}
+    report = evaluate(cases, target, settings, engine=engine, **prompt)
     data = report.to_json()
     lines = [
         f"{r['id']}\t{r['status']}\t{r['sql'] or ''}".replace("\n", " ") for r in data["results"]

@@ -42,6 +42,7 @@ from core.linking import Candidate, Lexicon, Linking, Mention, Token, link, stro
 from core.naming import plural, split_identifier
 from core.offline_engine import join_path, label_columns
 from core.schema import Schema, Table
+from core.target import Target
 from core.value_index import ValueIndex
 
 logger = logging.getLogger(__name__)
@@ -750,7 +751,7 @@ _LATEST_LOCK = threading.Lock()
 LATEST_TTL_S = 600.0
 
 
-def latest_dates(target, timeout_s: float = 5.0) -> dict[tuple[str, str], dt.date | None]:
+def latest_dates(target: Target, timeout_s: float = 5.0) -> dict[tuple[str, str], dt.date | None]:
     """The newest date in each date column of `target`'s main tables (one query per table)."""
     found: dict[tuple[str, str], dt.date | None] = {}
     now = time.monotonic()
@@ -804,7 +805,7 @@ def _as_date(value) -> dt.date | None:
 
 def check_target(
     question: str,
-    target,
+    target: Target,
     *,
     glossary: Glossary | None = None,
     today: dt.date | None = None,

@@ -6,9 +6,11 @@ When the question check finds "city" ambiguous and the analyst picks
 applies the reading by itself, and the model sees the term in the prompt's
 glossary.
 
-This module is the one seam between the Ask page and where business terms
+This module is the one seam between the pages and where business terms
 live: today the store's ``saved_readings`` table; once the glossary store
-(``core.glossary_store``) lands, these two functions write and read there.
+(``core.glossary_store``) lands, ``save_reading`` and ``connection_glossary``
+write and read there, and the Ask page, the Prompt lab's preview and its runs
+all see the same glossary.
 """
 
 from __future__ import annotations
@@ -75,3 +77,8 @@ def with_saved_terms(
         t for t in saved_terms(connection_name, store_url=store_url) if t.term.lower() not in known
     ]
     return dataclasses.replace(base, terms=[*base.terms, *extra])
+
+
+def connection_glossary(connection_name: str, *, store_url: str | None = None) -> Glossary | None:
+    """The glossary questions on this connection are asked with (None when it is empty)."""
+    return with_saved_terms(None, connection_name, store_url=store_url) or None

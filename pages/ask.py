@@ -72,7 +72,7 @@ def _run(question: str) -> None:
 def _glossary():
     """The connection's business terms, readings saved here included (None when empty)."""
     try:
-        return readings.with_saved_terms(None, connection_name) or None
+        return readings.connection_glossary(connection_name)
     except Exception as exc:  # a question still gets answered without its glossary
         st.warning(f"The saved readings could not be read: {str(exc).splitlines()[0]}")
         return None

@@ -7,7 +7,7 @@ import html
 import pandas as pd
 import streamlit as st
 
-from core import eval_runs, evalsets, history, prompts
+from core import eval_runs, evalsets, history, prompts, readings
 from core.ambiguity import check_target
 from core.ask import build_prompt
 from core.errors import QuarryError
@@ -237,9 +237,12 @@ with preview_tab:
         else:
             chosen = by_id[st.session_state["lab_preview_version"]]
             try:
+                glossary = readings.connection_glossary(connection_name)
                 with st.spinner("Choosing the schema context…"):
-                    prompt = build_prompt(question, target, settings, template=chosen.text)
-                    check = check_target(question, target)
+                    prompt = build_prompt(
+                        question, target, settings, glossary=glossary, template=chosen.text
+                    )
+                    check = check_target(question, target, glossary=glossary)
                 st.session_state[PREVIEW] = (chosen.label, question, prompt, check)
             except QuarryError as exc:
                 shared.show_error(exc)
@@ -417,6 +420,7 @@ def _start_run(set_id: int, options: list[str]) -> None:
             target,
             settings,
             connection_name=connection_name,
+            glossary=readings.connection_glossary(connection_name),
             author=st.session_state.get(AUTHOR) or None,
         ).start()
     except QuarryError as exc:

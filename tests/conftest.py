@@ -170,3 +170,14 @@ def model_server():
     server = ModelServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture()
+def store(tmp_path):
+    """A fresh SQLite store in a temporary folder, migrated to head."""
+    from db import database
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    database.upgrade_to_head(url)
+    yield url
+    database.dispose(url)

@@ -13,7 +13,6 @@ from core.ask import ask
 from core.errors import BadInput
 from core.settings import Settings
 from core.tokens import count_tokens
-from db import database
 from tests.model_server import Reply
 
 pytestmark = pytest.mark.mysql
@@ -39,14 +38,6 @@ def scripted(body: dict) -> Reply:
     question = re.search(r"Question: (.+)", body["messages"][-1]["content"]).group(1).strip()
     sql = RIGHT[question] if INSTRUCTION in text else WRONG.get(question, RIGHT[question])
     return Reply(f"```sql\n{sql}\n```")
-
-
-@pytest.fixture()
-def store(tmp_path):
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    database.upgrade_to_head(url)
-    yield url
-    database.dispose(url)
 
 
 @pytest.fixture()

@@ -10,15 +10,6 @@ from core import evalsets, history
 from core.ask import AskResult
 from core.errors import BadInput
 from core.evaluate import load_cases
-from db import database
-
-
-@pytest.fixture()
-def store(tmp_path):
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    database.upgrade_to_head(url)
-    yield url
-    database.dispose(url)
 
 
 def test_a_shared_cases_file_goes_in_and_comes_out_as_eval_reads_it(store, shared_dir, tmp_path):

@@ -216,3 +216,38 @@ def test_ask_writes_with_the_promoted_version(with_model, app_env):
     assert at.session_state["ask_result"].rows == [(59,)]
     sent = " ".join(m["content"] for m in with_model.requests[-1]["body"]["messages"])
     assert "MARKER-V2" in sent
+
+
+def test_the_critic_review_shows_beside_the_rules(with_model, app_env):
+    with_model.responder = None
+    with_model.say('[{"quote": "nothing else", "problem": "Leaves no room for a refusal."}]')
+    at = _page("pages/prompt_lab.py")
+    _click(at, "Ask the model for its review")
+    text = _markdown(at)
+    assert "The model's review" in text and "Leaves no room for a refusal." in text
+    assert "· critic" in text
+
+
+def test_a_good_run_from_the_history_becomes_a_case_with_one_click(app_env):
+    from core import history
+    from core.ask import AskResult
+
+    database.upgrade_to_head(app_env)
+    run = AskResult(question="How many albums?", engine="offline", sql="SELECT COUNT(*) FROM Album")
+    run_id = history.record(run, "chinook", store_url=app_env)
+    history.mark_good(run_id, store_url=app_env)
+    at = _page("pages/prompt_lab.py")
+    _make_set(at, [])
+    _click(at, "Add")
+    cases = at.dataframe[0].value
+    assert list(cases["question"]) == ["How many albums?"] and list(cases["from"]) == ["history"]
+    assert "No unused runs marked good" in "\n".join(c.value for c in at.caption)
+
+
+def test_a_bad_case_is_explained_and_what_was_typed_stays(app_env):
+    at = _page("pages/prompt_lab.py")
+    _make_set(at, [])
+    at.text_input(key="lab_case_question").set_value("How many albums?")
+    _click(at, "Add the case")
+    assert any("neither gold SQL nor an 'ambiguous' flag" in e.value for e in at.error)
+    assert at.text_input(key="lab_case_question").value == "How many albums?"

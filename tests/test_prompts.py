@@ -27,14 +27,6 @@ NEW_TABLES = {
 }
 
 
-@pytest.fixture()
-def store(tmp_path):
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    database.upgrade_to_head(url)
-    yield url
-    database.dispose(url)
-
-
 def test_the_first_version_is_the_built_in_template(store):
     first = prompts.ensure_built_in(store_url=store)
     assert first.text == DEFAULT_TEMPLATE and first.parent_id is None
@@ -127,3 +119,41 @@ def test_the_migration_runs_on_postgresql(pg_server_url):
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
+
+
+@pytest.mark.mysql
+def test_the_command_line_sends_the_promoted_version(store, chinook_url, model_server):
+    from tests.test_cli import cli
+
+    first = prompts.ensure_built_in(store_url=store)
+    marked = prompts.create_version(
+        first.text.replace("Schema:", "MARKER-CLI\nSchema:"),
+        parent_id=first.id,
+        note="marker",
+        store_url=store,
+    )
+    prompts.promote(marked.id, store_url=store)
+    model_server.say("SELECT COUNT(*) FROM Track", "SELECT COUNT(*) FROM Track")
+    env = {"QUARRY_STORE_URL": store, "OPENAI_BASE_URL": model_server.url, "OPENAI_API_KEY": ""}
+    run = cli("ask", "--url", chinook_url, "How many tracks?", "--engine", "openai", env=env)
+    assert run.returncode == 0, run.stderr
+    sent = " ".join(m["content"] for m in model_server.requests[-1]["body"]["messages"])
+    assert "MARKER-CLI" in sent
+    run = cli(
+        "ask",
+        "--url",
+        chinook_url,
+        "How many tracks?",
+        "--engine",
+        "openai",
+        "--prompt-version",
+        str(first.id),
+        env=env,
+    )
+    assert run.returncode == 0, run.stderr
+    sent = " ".join(m["content"] for m in model_server.requests[-1]["body"]["messages"])
+    assert "MARKER-CLI" not in sent
+    bad = cli(
+        "ask", "--url", chinook_url, "q", "--engine", "openai", "--prompt-version", "99", env=env
+    )
+    assert bad.returncode == 2 and "no prompt version 99" in bad.stderr
