@@ -40,7 +40,7 @@ connection_name = spec.name if spec else target.name
 dialect_name = target.server.description.split(" ")[0]
 
 try:
-    built_in = prompts.ensure_built_in()
+    prompts.ensure_built_in()
     all_versions = prompts.versions()
     promoted = prompts.promoted()
 except Exception as exc:  # the store is unwell: say so, keep the page up
@@ -51,10 +51,10 @@ promoted_id = promoted.id if promoted else None
 
 
 def _version_label(version_id: int) -> str:
+    # nothing that changes (such as being promoted) goes in a label: an open select keeps it
     v = by_id[version_id]
-    star = " ★ used by Ask" if version_id == promoted_id else ""
     note = v.note if len(v.note) <= 60 else v.note[:57] + "…"
-    return f"{v.label} — {note}{star}"
+    return f"{v.label} — {note}"
 
 
 def _highlighted(template: str, findings: list[PromptFinding]) -> str:
@@ -68,12 +68,13 @@ def _highlighted(template: str, findings: list[PromptFinding]) -> str:
         if f.end > f.start:
             parts.append(f'<mark title="{title}">{html.escape(template[f.start : f.end])}</mark>')
         else:
-            parts.append(f'<mark title="{title}">⟂</mark>')
+            parts.append(f'<mark title="{title}">⟨missing⟩</mark>')
         at = max(at, f.end)
     parts.append(html.escape(template[at:]))
     return (
-        '<pre style="white-space: pre-wrap; font-size: 0.85rem; padding: 0.75rem; '
-        'border-radius: 0.5rem; background: rgba(128,128,128,0.08)">' + "".join(parts) + "</pre>"
+        '<pre style="white-space: pre-wrap; font-size: 0.85rem; padding: 0.75rem; margin: 0; '
+        "border-radius: 0.5rem; background: rgba(128,128,128,0.08); font-family: "
+        'ui-monospace, monospace">' + "".join(parts) + "</pre>"
     )
 
 
@@ -90,7 +91,7 @@ def _show_findings(
             st.code(template, language=None, wrap_lines=True)
         st.success("No findings: the checks see nothing left open.", icon=":material/check:")
         return
-    st.markdown(_highlighted(template, findings), unsafe_allow_html=True)
+    st.html(_highlighted(template, findings))
     for i, f in enumerate(findings):
         where = f"“{f.text}”" if f.text else "(missing)"
         source = " · critic" if f.source == "critic" else ""
@@ -127,6 +128,11 @@ with versions_tab:
         st.session_state[NOTE] = ""
     if st.session_state.get(VERSION) not in by_id:
         st.session_state[VERSION] = promoted_id or all_versions[0].id
+    st.caption(
+        f"Ask's model engine uses {by_id[promoted_id].label}."
+        if promoted_id in by_id
+        else "Ask's model engine uses the built-in template until a version is promoted."
+    )
     st.selectbox("Version", list(by_id), key=VERSION, format_func=_version_label)
     version = by_id[st.session_state[VERSION]]
     parent = f"from {by_id[version.parent_id].label}" if version.parent_id in by_id else "first"
