@@ -18,8 +18,9 @@ from pages import shared
 settings = shared.start()
 
 VERSION = "lab_version"
-DRAFT = "lab_draft"
-DRAFT_OF = "lab_draft_of"
+DRAFT = "lab_draft"  # the draft's text
+DRAFT_OF = "lab_draft_of"  # the version it started from
+DRAFT_SEQ = "lab_draft_seq"  # bumped when the page itself rewrites the draft
 DRAFT_FINDINGS = "lab_draft_findings"
 NOTE = "lab_note"
 SAVED = "lab_saved"
@@ -109,6 +110,7 @@ def _show_findings(
 
 def _apply(state_key: str, finding: PromptFinding) -> None:
     st.session_state[state_key] = apply_finding(st.session_state[state_key], finding)
+    st.session_state[DRAFT_SEQ] = st.session_state.get(DRAFT_SEQ, 0) + 1
     st.session_state.pop(DRAFT_FINDINGS, None)
 
 
@@ -171,18 +173,21 @@ with versions_tab:
             _show_findings(version.text, critic, key="lab_critic_findings")
 
     st.subheader("Write a new version")
-    # A widget's key is dropped when a run is cut short before the widget is drawn, so the
-    # draft is set again whenever it is missing, not only when the version changes.
     if st.session_state.get(DRAFT_OF) != version.id or DRAFT not in st.session_state:
         st.session_state[DRAFT] = version.text
         st.session_state[DRAFT_OF] = version.id
         st.session_state.pop(DRAFT_FINDINGS, None)
+    # The box gets its text as its default under a key of its own, never through session
+    # state: a value set that way is lost in the browser when a click cuts the run short.
+    box = f"lab_draft_box_{version.id}_{st.session_state.get(DRAFT_SEQ, 0)}"
     st.caption(
         "Placeholders: {dialect} {server_version} {schema} {glossary} {examples} {question}. "
         "A line `---` splits the system part from the user part."
     )
     with st.form("lab_write"):
-        st.text_area("Template", key=DRAFT, height=320)
+        st.session_state[DRAFT] = st.text_area(
+            "Template", value=st.session_state[DRAFT], key=box, height=320
+        )
         st.text_input("Why it changed", key=NOTE, placeholder="Say which cases this should fix")
         st.text_input("Author", key=AUTHOR)
         check_col, save_col = st.columns(2)

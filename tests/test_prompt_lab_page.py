@@ -71,8 +71,12 @@ def _wait_for_the_run(at: AppTest) -> None:
     assert "lab_job" not in at.session_state
 
 
+def _draft(at: AppTest):
+    return next(t for t in at.text_area if t.label == "Template")
+
+
 def _save_version(at: AppTest, text: str, note: str) -> AppTest:
-    at.text_area(key="lab_draft").set_value(text)
+    _draft(at).set_value(text)
     at.text_input(key="lab_note").set_value(note)
     at.text_input(key="lab_author").set_value("ana")
     return _click(at, f"Save as a new version of v{at.session_state['lab_version']}")
@@ -94,12 +98,12 @@ def test_write_check_fix_save_diff_preview_and_promote(app_env):
     draft = at.session_state["lab_draft"].replace(
         "Use only the tables", "Revenue is in the Invoices table.\nUse only the tables"
     )
-    at.text_area(key="lab_draft").set_value(draft)
+    _draft(at).set_value(draft)
     _click(at, "Check the draft")
     assert "'Invoices' is not a table or column" in _markdown(at)
     apply = next(b for b in at.button if b.label == "Apply")
     apply.click().run()
-    assert "Revenue is in the Invoice table." in at.session_state["lab_draft"]
+    assert "Revenue is in the Invoice table." in _draft(at).value
 
     _click(at, f"Save as a new version of v{built_in}")  # no note yet
     assert any("why the prompt changed" in e.value for e in at.error)
