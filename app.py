@@ -22,6 +22,7 @@ PAGES_DIR = Path(__file__).resolve().parent / "pages"
 PAGES = [
     st.Page(PAGES_DIR / "home.py", title="Home", icon=":material/home:", default=True),
     st.Page(PAGES_DIR / "ask.py", title="Ask", icon=":material/chat:"),
+    st.Page(PAGES_DIR / "prompt_lab.py", title="Prompt lab", icon=":material/science:"),
     st.Page(PAGES_DIR / "profile.py", title="Profile", icon=":material/query_stats:"),
     st.Page(PAGES_DIR / "training.py", title="Training", icon=":material/model_training:"),
 ]

@@ -91,10 +91,44 @@ def _ask_arguments(parser: argparse.ArgumentParser) -> None:
         help="offline (default without an API key) or openai",
     )
     parser.add_argument("--no-history", action="store_true", help="do not save the run")
+    _prompt_argument(parser)
+
+
+def _prompt_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--prompt-version",
+        type=int,
+        default=None,
+        help="the store's prompt version the model is sent (default: the promoted one)",
+    )
 
 
 def _default_engine(args: argparse.Namespace, settings: Settings) -> str:
     return args.engine or ("openai" if settings.has_model else "offline")
+
+
+def _template(args: argparse.Namespace) -> str:
+    """The prompt version the Prompt lab promoted (or the one asked for), as the Ask page uses."""
+    from core import prompts
+    from core.prompt import DEFAULT_TEMPLATE
+    from db.database import upgrade_to_head
+
+    try:
+        upgrade_to_head()
+        if args.prompt_version is not None:
+            return prompts.get_version(args.prompt_version).text
+        return prompts.promoted_template()
+    except QuarryError:
+        raise
+    except Exception as exc:  # no store to read: the built-in template still answers
+        if args.prompt_version is not None:
+            raise QuarryError(
+                f"Prompt version {args.prompt_version} could not be read from the store: "
+                f"{str(exc).splitlines()[0]}",
+                hint="Check QUARRY_STORE_URL.",
+            ) from None
+        logger.warning("Using the built-in prompt; the store could not be read: %s", exc)
+        return DEFAULT_TEMPLATE
 
 
 @command("ask", _ask_arguments)
@@ -103,13 +137,9 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
     target = _open(args, settings)
     glossary = _glossary(args, settings)
-    result = ask(
-        args.question,
-        target,
-        settings,
-        engine=_default_engine(args, settings),
-        glossary=glossary,
-    )
+    engine = _default_engine(args, settings)
+    prompt = {"template": _template(args)} if engine == "openai" else {}
+    result = ask(args.question, target, settings, engine=engine, glossary=glossary, **prompt)
     if not args.no_history:
         _record(result, target.masked_url)
     lines = [f"SQL: {result.sql}" if result.sql else "SQL: (none)"]
@@ -138,30 +168,48 @@ def _record(result, connection_name: str) -> None:
 
 def _eval_arguments(parser: argparse.ArgumentParser) -> None:
     _url_arguments(parser)
-    parser.add_argument("--cases", required=True, help="JSONL file of {id, question, sql}")
+    parser.add_argument(
+        "--cases",
+        required=True,
+        help='JSONL file of {id, question, sql}; cases with "ambiguous" also score the check',
+    )
     parser.add_argument("--engine", choices=("offline", "openai"), default=None)
     _glossary_arguments(parser)
+    _prompt_argument(parser)
 
 
 @command("eval", _eval_arguments)
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from core.evaluate import evaluate, load_cases
+    from core.evaluate import ambiguity_report, evaluate, load_cases
 
     cases = load_cases(args.cases)
     target = _open(args, settings)
     glossary = _glossary(args, settings)
-    report = evaluate(
-        cases, target, settings, engine=_default_engine(args, settings), glossary=glossary
-    )
+    engine = _default_engine(args, settings)
+    prompt = {"template": _template(args)} if engine == "openai" else {}
+    report = evaluate(cases, target, settings, engine=engine, glossary=glossary, **prompt)
     data = report.to_json()
-    text = "\n".join(
-        [f"{r['id']}\t{r['status']}\t{r['sql'] or ''}".replace("\n", " ") for r in data["results"]]
-        + [
-            f"accuracy {data['accuracy']:.3f}: {data['correct']} correct of {data['cases']}, "
-            f"{data['answered']} answered"
+    lines = [
+        f"{r['id']}\t{r['status']}\t{r['sql'] or ''}".replace("\n", " ") for r in data["results"]
+    ] + [
+        f"accuracy {data['accuracy']:.3f}: {data['correct']} correct of {data['cases']}, "
+        f"{data['answered']} answered"
+    ]
+    ambiguity = ambiguity_report(cases, target)
+    if ambiguity is not None:
+        data["ambiguity_results"] = ambiguity.pop("results")
+        data["ambiguity"] = ambiguity
+        lines += [
+            f"{r['id']}\t{'flagged' if r['flagged'] else 'clear'}\t"
+            f"{'ambiguous' if r['ambiguous'] else 'clear'}\t" + "; ".join(r["findings"])
+            for r in data["ambiguity_results"]
         ]
-    )
-    emit(args, data, text)
+        lines.append(
+            f"ambiguity: recall {ambiguity['recall']}, false-alarm rate "
+            f"{ambiguity['false_alarm_rate']} over {ambiguity['cases']} cases "
+            f"({ambiguity['missed']} missed, {ambiguity['false_alarms']} false alarms)"
+        )
+    emit(args, data, "\n".join(lines))
     return 0
 
 

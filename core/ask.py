@@ -38,6 +38,7 @@ from core.guard import CheckedSQL, check_sql
 from core.prompt import DEFAULT_TEMPLATE, Example, render, repair_message
 from core.settings import Settings
 from core.target import Target
+from core.tokens import count_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -229,23 +230,34 @@ def _ask_offline(
     _fill(result, checked, _execute(checked, target, settings, cap))
 
 
-def prompt_messages(
+@dataclasses.dataclass
+class Prompt:
+    """The messages a model is sent for one question, and the schema context in them."""
+
+    messages: list[dict[str, str]]
+    context: SchemaContext
+
+    @property
+    def tokens(self) -> int:
+        return sum(count_tokens(m["content"]) for m in self.messages)
+
+
+def build_prompt(
     question: str,
     target: Target,
+    settings: Settings,
     *,
     glossary: Glossary | None = None,
     template: str = DEFAULT_TEMPLATE,
     examples: list[Example] | None = None,
-) -> tuple[list[dict[str, str]], SchemaContext]:
-    """The chat messages a model gets for `question`, and the schema context inside them.
-
-    Training data is built with this too, so a fine-tuned model sees what Ask sends.
-    """
+) -> Prompt:
+    """The template rendered for `question` on `target`, schema chosen within the budget."""
     context = select_context(
         question,
         target.schema,
         target.lexicon(glossary),
         dialect=target.dialect,
+        budget_tokens=settings.context_budget_tokens,
         glossary=glossary,
         values=target.values(),
     )
@@ -257,7 +269,7 @@ def prompt_messages(
         glossary=glossary,
         examples=examples,
     )
-    return messages, context
+    return Prompt(messages, context)
 
 
 def _ask_model(
@@ -272,10 +284,16 @@ def _ask_model(
     cap: int,
 ) -> None:
     client = client or make_client(settings)
-    messages, context = prompt_messages(
-        result.question, target, glossary=glossary, template=template, examples=examples
+    prompt = build_prompt(
+        result.question,
+        target,
+        settings,
+        glossary=glossary,
+        template=template,
+        examples=examples,
     )
-    result.context_note = context.note
+    result.context_note = prompt.context.note
+    messages = prompt.messages
     for attempt in range(settings.max_repairs + 1):
         reply = complete(client, settings, messages, model=model)
         result.prompt_tokens += reply.prompt_tokens

@@ -161,9 +161,12 @@ def parse_jsonl(text: str, name: str, required: str, shape: str) -> list[dict[st
     return cases
 
 
+CASE_SHAPE = '{"id", "question", "sql"} (and optionally "ambiguous": true or false)'
+
+
 def load_cases(path: str | Path) -> list[dict[str, Any]]:
     """Question cases: {"id", "question", "sql"} (and optionally "ambiguous")."""
-    return load_jsonl(path, "question", '{"id", "question", "sql"}')
+    return load_jsonl(path, "question", CASE_SHAPE)
 
 
 def load_guard_cases(path: str | Path) -> list[dict[str, Any]]:
@@ -266,8 +269,8 @@ def evaluate(
     for index, case in enumerate(c for c in cases if c.get("sql")):
         if should_stop is not None and should_stop():
             break
-        predicted = ask(
-            case["question"],
+        result = run_case(
+            case,
             target,
             settings,
             engine=engine,
@@ -275,10 +278,80 @@ def evaluate(
             template=template,
             client=client,
             model=model,
-            row_cap=EVAL_ROW_CAP,
         )
-        result = judge(case, predicted, target, settings)
         results.append(result)
         if on_result is not None:
             on_result(index, result)
     return EvalReport(results)
+
+
+def run_case(
+    case: dict[str, Any],
+    target: Target,
+    settings: Settings,
+    *,
+    engine: str = "offline",
+    glossary: Glossary | None = None,
+    template: str = DEFAULT_TEMPLATE,
+    client: Any = None,
+    model: str | None = None,
+) -> CaseResult:
+    """Ask one case's question the way the Ask page would, and judge the answer."""
+    predicted = ask(
+        case["question"],
+        target,
+        settings,
+        engine=engine,
+        glossary=glossary,
+        template=template,
+        client=client,
+        model=model,
+        row_cap=EVAL_ROW_CAP,
+    )
+    return judge(case, predicted, target, settings)
+
+
+def ambiguity_report(
+    cases: Iterable[dict[str, Any]],
+    target: Target,
+    *,
+    glossary: Glossary | None = None,
+    today: dt.date | None = None,
+) -> dict[str, Any] | None:
+    """How the question check does on the cases that carry ``"ambiguous"``; None if none do.
+
+    ``flagged`` counts every case the check flagged, ``missed`` the ambiguous
+    ones it did not, ``false_alarms`` the clear ones it flagged; ``recall`` is
+    over the ambiguous cases, ``false_alarm_rate`` over the clear ones.
+    """
+    from core.ambiguity import check_target
+
+    judged = []
+    for case in cases:
+        if not isinstance(case.get("ambiguous"), bool):
+            continue
+        check = check_target(case["question"], target, glossary=glossary, today=today)
+        judged.append((case, not check.clear, check))
+    if not judged:
+        return None
+    ambiguous = [flag for case, flag, _ in judged if case["ambiguous"]]
+    clear = [flag for case, flag, _ in judged if not case["ambiguous"]]
+    missed = sum(not flag for flag in ambiguous)
+    false_alarms = sum(clear)
+    return {
+        "cases": len(judged),
+        "flagged": sum(flag for _, flag, _ in judged),
+        "missed": missed,
+        "false_alarms": false_alarms,
+        "recall": round((len(ambiguous) - missed) / len(ambiguous), 4) if ambiguous else None,
+        "false_alarm_rate": round(false_alarms / len(clear), 4) if clear else None,
+        "results": [
+            {
+                "id": case["id"],
+                "ambiguous": case["ambiguous"],
+                "flagged": flag,
+                "findings": [f"{f.kind}: {f.message}" for f in check.findings],
+            }
+            for case, flag, check in judged
+        ],
+    }

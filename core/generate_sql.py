@@ -18,6 +18,7 @@ import openai
 from core.connections import mask_text
 from core.errors import ModelUnavailable
 from core.settings import Settings
+from core.tokens import count_tokens
 
 logger = logging.getLogger(__name__)
 
@@ -110,11 +111,17 @@ def complete(
             hint="Check that OPENAI_BASE_URL points at an OpenAI-compatible /v1 endpoint.",
         ) from None
     usage = getattr(response, "usage", None)
+    prompt_tokens = getattr(usage, "prompt_tokens", 0) or 0
+    completion_tokens = getattr(usage, "completion_tokens", 0) or 0
+    if not prompt_tokens:
+        # Some local servers report no usage; count as OpenAI would, so costs stay comparable.
+        prompt_tokens = sum(count_tokens(str(m.get("content", ""))) for m in messages)
+        completion_tokens = completion_tokens or count_tokens(text)
     reply = ModelReply(
         text=text,
         model=getattr(response, "model", None) or name,
-        prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
-        completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
         duration_ms=duration,
     )
     logger.info(

@@ -140,6 +140,19 @@ SETTINGS: tuple[Setting, ...] = (
         "Share of fine-tuning examples the training-data builder puts in the validation file.",
     ),
     Setting(
+        "context_budget_tokens",
+        "QUARRY_CONTEXT_BUDGET_TOKENS",
+        4000,
+        "Most tokens the schema part of a prompt may take; tables past it are left out whole.",
+    ),
+    Setting(
+        "model_prices",
+        "QUARRY_MODEL_PRICES",
+        "gpt-4o-mini=0.15/0.60, gpt-4o=2.50/10.00, gpt-4.1-mini=0.40/1.60, gpt-4.1=2.00/8.00",
+        "US dollars per million prompt/completion tokens, per model, for the cost of eval "
+        "runs (name=prompt/completion, comma-separated); a model not listed shows tokens only.",
+    ),
+    Setting(
         "log_level",
         "QUARRY_LOG_LEVEL",
         "INFO",
@@ -216,6 +229,8 @@ class Settings:
     profile_minimal_columns: int
     profile_html_budget_mb: float
     validation_share: float
+    context_budget_tokens: int
+    model_prices: str
     log_level: str
     secrets: Mapping[str, Any] = dataclasses.field(default_factory=dict, repr=False)
 

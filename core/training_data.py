@@ -7,7 +7,7 @@ return rows become examples. With a model, each question can also be
 paraphrased.
 
 An example's messages are the ones Ask sends a model for that question
-(``core.ask.prompt_messages``: instructions, the schema context and glossary
+(``core.ask.build_prompt``: instructions, the schema context and glossary
 in the system message, the question in the user message), followed by the
 SQL as the assistant's answer, fenced as the prompt asks. Questions are
 de-duplicated, and the split into train and validation keeps every question
@@ -29,7 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from core.ask import prompt_messages
+from core.ask import build_prompt
 from core.errors import BadInput, ModelUnavailable, QuarryError
 from core.evaluate import parse_jsonl
 from core.execute import run_query
@@ -231,7 +231,9 @@ def check_pairs(
                 Dropped(pair.question, pair.sql, pair.source, "The query returned no rows.")
             )
             continue
-        checked.examples.append(_example(pair, guarded.tables, target, glossary, template))
+        checked.examples.append(
+            _example(pair, guarded.tables, target, settings, glossary, template)
+        )
     return checked
 
 
@@ -239,10 +241,13 @@ def _example(
     pair: Pair,
     tables: Sequence[str],
     target: Target,
+    settings: Settings,
     glossary: Glossary | None,
     template: str,
 ) -> Example:
-    messages, _ = prompt_messages(pair.question, target, glossary=glossary, template=template)
+    messages = build_prompt(
+        pair.question, target, settings, glossary=glossary, template=template
+    ).messages
     if [m["role"] for m in messages] != ["system", "user"]:
         raise BadInput(
             "The prompt template has no system part, so the examples would have no schema "
@@ -428,7 +433,10 @@ def build_training_data(
             per_question=paraphrases,
             progress=lambda n, q: report(n, q, len(examples), "Paraphrasing"),
         )
-        more = [_example(p, _tables_of(examples, p.sql), target, glossary, template) for p in extra]
+        more = [
+            _example(p, _tables_of(examples, p.sql), target, settings, glossary, template)
+            for p in extra
+        ]
         examples, again = deduplicate(examples + more)
         duplicates += again
     train, validation = split(examples, share, seed=seed)

@@ -143,3 +143,111 @@ class TrainingRun(Base):
     curves: orm.Mapped[bytes] = orm.mapped_column(CURVES_TYPE, deferred=True)
     job_id: orm.Mapped[str | None] = orm.mapped_column(sa.String(100), index=True)
     job_status: orm.Mapped[str | None] = orm.mapped_column(sa.String(40))
+
+
+class PromptVersion(Base):
+    """One version of the text-to-SQL prompt template. Never edited: a change is a new
+    version whose parent is the one it changed, with a note saying why."""
+
+    __tablename__ = "prompt_versions"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    created_at: orm.Mapped[dt.datetime] = orm.mapped_column(
+        sa.DateTime(timezone=True), default=utcnow
+    )
+    parent_id: orm.Mapped[int | None] = orm.mapped_column(sa.ForeignKey("prompt_versions.id"))
+    text: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    note: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
+    author: orm.Mapped[str | None] = orm.mapped_column(sa.String(100))
+
+
+class PromptPromotion(Base):
+    """A version made the one the Ask page uses; the newest promotion wins."""
+
+    __tablename__ = "prompt_promotions"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    version_id: orm.Mapped[int] = orm.mapped_column(sa.ForeignKey("prompt_versions.id"))
+    promoted_at: orm.Mapped[dt.datetime] = orm.mapped_column(
+        sa.DateTime(timezone=True), default=utcnow
+    )
+    author: orm.Mapped[str | None] = orm.mapped_column(sa.String(100))
+
+
+class EvalSet(Base):
+    """A named set of questions with gold SQL (or only an ambiguity flag)."""
+
+    __tablename__ = "eval_sets"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    name: orm.Mapped[str] = orm.mapped_column(sa.String(200), unique=True)
+    description: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
+    created_at: orm.Mapped[dt.datetime] = orm.mapped_column(
+        sa.DateTime(timezone=True), default=utcnow
+    )
+
+
+class EvalCase(Base):
+    __tablename__ = "eval_cases"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    set_id: orm.Mapped[int] = orm.mapped_column(
+        sa.ForeignKey("eval_sets.id", ondelete="CASCADE"), index=True
+    )
+    position: orm.Mapped[int] = orm.mapped_column(sa.Integer)
+    case_key: orm.Mapped[str] = orm.mapped_column(sa.String(100))
+    question: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    gold_sql: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    ambiguous: orm.Mapped[bool | None] = orm.mapped_column(sa.Boolean)
+    note: orm.Mapped[str] = orm.mapped_column(sa.Text, default="")
+    source: orm.Mapped[str] = orm.mapped_column(sa.String(40), default="manual")
+    created_at: orm.Mapped[dt.datetime] = orm.mapped_column(
+        sa.DateTime(timezone=True), default=utcnow
+    )
+
+
+class EvalRun(Base):
+    """One engine (the offline one, or a prompt version with a model) over one eval set."""
+
+    __tablename__ = "eval_runs"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    set_id: orm.Mapped[int] = orm.mapped_column(
+        sa.ForeignKey("eval_sets.id", ondelete="CASCADE"), index=True
+    )
+    created_at: orm.Mapped[dt.datetime] = orm.mapped_column(
+        sa.DateTime(timezone=True), default=utcnow
+    )
+    finished_at: orm.Mapped[dt.datetime | None] = orm.mapped_column(sa.DateTime(timezone=True))
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(20))
+    connection_name: orm.Mapped[str] = orm.mapped_column(sa.String(100))
+    engine: orm.Mapped[str] = orm.mapped_column(sa.String(20))
+    model: orm.Mapped[str | None] = orm.mapped_column(sa.String(100))
+    prompt_version_id: orm.Mapped[int | None] = orm.mapped_column(
+        sa.ForeignKey("prompt_versions.id")
+    )
+    label: orm.Mapped[str] = orm.mapped_column(sa.String(200))
+    batch: orm.Mapped[str] = orm.mapped_column(sa.String(40), index=True)
+    case_count: orm.Mapped[int] = orm.mapped_column(sa.Integer, default=0)
+    error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    author: orm.Mapped[str | None] = orm.mapped_column(sa.String(100))
+
+
+class EvalResult(Base):
+    """One case of one run: the SQL written, whether its rows match the gold rows, the cost."""
+
+    __tablename__ = "eval_results"
+
+    id: orm.Mapped[int] = orm.mapped_column(primary_key=True)
+    run_id: orm.Mapped[int] = orm.mapped_column(
+        sa.ForeignKey("eval_runs.id", ondelete="CASCADE"), index=True
+    )
+    case_key: orm.Mapped[str] = orm.mapped_column(sa.String(100))
+    question: orm.Mapped[str] = orm.mapped_column(sa.Text)
+    gold_sql: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    status: orm.Mapped[str] = orm.mapped_column(sa.String(20))
+    sql: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    error: orm.Mapped[str | None] = orm.mapped_column(sa.Text)
+    duration_ms: orm.Mapped[float] = orm.mapped_column(sa.Float, default=0.0)
+    prompt_tokens: orm.Mapped[int] = orm.mapped_column(sa.Integer, default=0)
+    completion_tokens: orm.Mapped[int] = orm.mapped_column(sa.Integer, default=0)

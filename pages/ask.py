@@ -5,9 +5,11 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from core import history
+from core import history, prompts, readings
+from core.ambiguity import QuestionCheck, check_target, rewrite
 from core.ask import AskResult, ask, run_sql
 from core.charts import build_figure, choose_chart
+from core.errors import QuarryError
 from core.values import csv_bytes, display_frame
 from pages import shared
 
@@ -19,6 +21,7 @@ RUN_ID = "ask_run_id"
 SQL_EDIT = "ask_sql_edit"
 SQL_NEXT = "ask_sql_next"
 ENGINE = "ask_engine"
+CLARIFY = "ask_clarify"
 OFFLINE = "Offline engine"
 MODEL = f"Model ({settings.model})"
 
@@ -42,25 +45,78 @@ def _remember(result: AskResult) -> None:
         st.warning(f"The run could not be saved in the history: {str(exc).splitlines()[0]}")
 
 
-def _glossary():
-    """The glossary curated on the Profile page for this connection (None when empty)."""
-    from core import glossary_store
-
-    try:
-        return glossary_store.load(connection_name) or None
-    except Exception as exc:  # a question still gets answered without its glossary
-        st.warning(f"The glossary could not be read: {str(exc).splitlines()[0]}")
-        return None
-
-
 def _ask(question: str) -> None:
     question = question.strip()
     if not question:
         st.warning("Type a question first.")
         return
+    st.session_state.pop(CLARIFY, None)
+    check = _check(question)
+    if check is not None and not check.clear:
+        st.session_state[CLARIFY] = check  # asked back before any SQL is written
+        st.session_state.pop(RESULT, None)
+        return
+    _run(check.question_to_ask if check is not None else question)
+
+
+def _run(question: str) -> None:
     engine = "openai" if st.session_state.get(ENGINE) == MODEL else "offline"
+    # the model writes with the prompt version promoted in the Prompt lab
+    prompt = {"template": prompts.promoted_template()} if engine == "openai" else {}
     with st.spinner("Writing and running the query…"):
-        _remember(ask(question, target, settings, engine=engine, glossary=_glossary()))
+        _remember(ask(question, target, settings, engine=engine, glossary=_glossary(), **prompt))
+
+
+# -- the clarifying question: what the question check found open ---------------------------
+
+
+def _glossary():
+    """The connection's business terms, readings saved here included (None when empty)."""
+    try:
+        return readings.connection_glossary(connection_name)
+    except Exception as exc:  # a question still gets answered without its glossary
+        st.warning(f"The saved readings could not be read: {str(exc).splitlines()[0]}")
+        return None
+
+
+def _check(question: str) -> QuestionCheck | None:
+    try:
+        return check_target(question, target, glossary=_glossary())
+    except QuarryError as exc:  # the check helps; it must never stop a question
+        st.caption(f"The question check did not run: {exc.message}")
+        return None
+
+
+def _clarify(check: QuestionCheck) -> None:
+    with st.container(border=True):
+        st.markdown(f"**Before any SQL runs: which did you mean?**  \n“{check.question}”")
+        for i, finding in enumerate(check.findings):
+            labels = [r.label for r in finding.readings] or ["(no reading to offer)"]
+            st.radio(finding.message, labels, key=f"ask_reading_{i}")
+        st.checkbox(
+            "Save these readings to the glossary",
+            key="ask_save_readings",
+            help="Next time the same words are read this way without asking.",
+        )
+        left, right = st.columns(2)
+        chosen = left.button("Ask with these readings", type="primary", key="ask_with_reading")
+        as_written = right.button("Ask as written", key="ask_as_written")
+    if chosen:
+        picks = [
+            (f, next(r for r in f.readings if r.label == st.session_state.get(f"ask_reading_{i}")))
+            for i, f in enumerate(check.findings)
+            if f.readings
+        ]
+        if st.session_state.get("ask_save_readings"):
+            for finding, reading in picks:
+                readings.save_reading(connection_name, finding.as_term(reading), author=user)
+        st.session_state.pop(CLARIFY, None)
+        _run(rewrite(check.question, picks))
+        st.rerun()  # the box above is drawn already; the answer replaces it
+    elif as_written:
+        st.session_state.pop(CLARIFY, None)
+        _run(check.question)
+        st.rerun()
 
 
 def _use_example(question: str) -> None:
@@ -109,6 +165,8 @@ if asked:
     _ask(st.session_state.get(QUESTION, ""))
 elif pending:
     _ask(pending)
+if CLARIFY in st.session_state:
+    _clarify(st.session_state[CLARIFY])
 
 result: AskResult | None = st.session_state.get(RESULT)
 

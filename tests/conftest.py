@@ -207,3 +207,14 @@ def app_env(tmp_path, monkeypatch):
     from db import database
 
     database.dispose(f"sqlite:///{tmp_path / 'data' / 'quarry.db'}")
+
+
+@pytest.fixture()
+def store(tmp_path):
+    """A fresh SQLite store in a temporary folder, migrated to head."""
+    from db import database
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    database.upgrade_to_head(url)
+    yield url
+    database.dispose(url)

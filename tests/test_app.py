@@ -66,6 +66,11 @@ def test_edited_sql_runs_and_a_hostile_one_is_refused(app_env):
 def test_a_declined_question_says_why(app_env):
     at = start("pages/ask.py")
     ask(at, "What will the weather be tomorrow?")
+    # The question check asks first (it names nothing in the database); asked as written,
+    # the offline engine declines and says why.
+    assert any("Before any SQL runs" in m.value for m in at.markdown)
+    next(b for b in at.button if b.label == "Ask as written").click()
+    at.run()
     assert at.error and "names no table" in at.error[0].value
 
 

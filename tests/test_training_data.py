@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core import history, training_data
-from core.ask import AskResult, prompt_messages
+from core.ask import AskResult, build_prompt
 from core.errors import BadInput
 from core.execute import run_query
 from core.generate_sql import make_client
@@ -101,7 +101,7 @@ def test_the_system_message_is_what_ask_sends(demo, settings) -> None:
     checked = examples_from_cases(_demo_cases()[:3], demo, settings)
 
     for example in checked.examples:
-        messages, _ = prompt_messages(example.question, demo)
+        messages = build_prompt(example.question, demo, settings).messages
         assert example.messages == messages
 
 

@@ -1,0 +1,158 @@
+"""Prompt versions in the store, and the store tables they and the eval runs live in."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from core import prompts
+from core.errors import BadInput
+from core.prompt import DEFAULT_TEMPLATE
+from db import database
+from db.database import Base
+
+NEW_TABLES = {
+    "prompt_versions",
+    "prompt_promotions",
+    "eval_sets",
+    "eval_cases",
+    "eval_runs",
+    "eval_results",
+}
+
+
+def test_the_first_version_is_the_built_in_template(store):
+    first = prompts.ensure_built_in(store_url=store)
+    assert first.text == DEFAULT_TEMPLATE and first.parent_id is None
+    assert prompts.ensure_built_in(store_url=store).id == first.id
+    assert prompts.promoted(store_url=store) is None
+    assert prompts.promoted_template(store_url=store) == DEFAULT_TEMPLATE
+
+
+def test_a_change_is_a_new_version_diffed_against_its_parent_and_promoted(store):
+    first = prompts.ensure_built_in(store_url=store)
+    text = first.text.replace("Write exactly one", "Write one")
+    second = prompts.create_version(
+        text, parent_id=first.id, note="shorter", author="ana", store_url=store
+    )
+    assert (second.parent_id, second.note, second.author) == (first.id, "shorter", "ana")
+    assert prompts.get_version(first.id, store_url=store).text == DEFAULT_TEMPLATE
+    diff = prompts.diff(second, store_url=store)
+    assert f"--- v{first.id}" in diff and f"+++ v{second.id}" in diff
+    assert "-Write exactly one" in diff and "+Write one" in diff
+    assert prompts.diff(first, store_url=store) == ""
+    prompts.promote(second.id, author="ana", store_url=store)
+    assert prompts.promoted_template(store_url=store) == text
+    prompts.promote(first.id, store_url=store)
+    assert prompts.promoted(store_url=store).id == first.id
+    assert [v.id for v in prompts.versions(store_url=store)] == [second.id, first.id]
+
+
+@pytest.mark.parametrize(
+    "text, note, message",
+    [
+        ("", "x", "empty"),
+        ("Question: {question}", "x", "no {schema}"),
+        ("{schema} {question} {0}", "x", "Unknown placeholder"),
+        ("{schema} {question} {", "x", "braces"),
+        ("{schema} {question} {dialekt}", "x", "{dialekt}"),
+        ("{schema} {question}", "  ", "note"),
+    ],
+)
+def test_a_template_that_would_not_render_is_refused(store, text, note, message):
+    first = prompts.ensure_built_in(store_url=store)
+    with pytest.raises(BadInput, match=message.replace("{", r"\{").replace("}", r"\}")):
+        prompts.create_version(text, parent_id=first.id, note=note, store_url=store)
+
+
+def test_an_unchanged_text_or_a_missing_parent_is_refused(store):
+    first = prompts.ensure_built_in(store_url=store)
+    with pytest.raises(BadInput, match="same as"):
+        prompts.create_version(first.text, parent_id=first.id, note="n", store_url=store)
+    with pytest.raises(BadInput, match="no prompt version 999"):
+        prompts.create_version("{schema}{question}", parent_id=999, note="n", store_url=store)
+    with pytest.raises(BadInput, match="no prompt version 999"):
+        prompts.promote(999, store_url=store)
+
+
+def _roundtrip(url: str) -> None:
+    database.upgrade_to_head(url)
+    engine = sa.create_engine(url)
+    assert NEW_TABLES <= set(sa.inspect(engine).get_table_names())
+    with engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    engine.dispose()
+    # the models and the migration describe the same tables
+    mine = [d for d in diffs if any(t in repr(d) for t in NEW_TABLES)]
+    assert mine == []
+    config = database.alembic_config(url)
+    command.downgrade(config, "base")
+    command.upgrade(config, "head")
+    database.dispose(url)
+
+
+def test_the_migration_runs_on_sqlite(tmp_path):
+    _roundtrip(f"sqlite:///{tmp_path / 'store.db'}")
+
+
+@pytest.mark.mysql
+def test_the_migration_runs_on_mariadb(scratch_mysql):
+    _roundtrip(scratch_mysql)
+
+
+@pytest.mark.postgres
+def test_the_migration_runs_on_postgresql(pg_server_url):
+    name = f"quarry_t_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = sa.engine.make_url(pg_server_url).set(database=name).render_as_string(False)
+    try:
+        _roundtrip(url)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+
+@pytest.mark.mysql
+def test_the_command_line_sends_the_promoted_version(store, chinook_url, model_server):
+    from tests.test_cli import cli
+
+    first = prompts.ensure_built_in(store_url=store)
+    marked = prompts.create_version(
+        first.text.replace("Schema:", "MARKER-CLI\nSchema:"),
+        parent_id=first.id,
+        note="marker",
+        store_url=store,
+    )
+    prompts.promote(marked.id, store_url=store)
+    model_server.say("SELECT COUNT(*) FROM Track", "SELECT COUNT(*) FROM Track")
+    env = {"QUARRY_STORE_URL": store, "OPENAI_BASE_URL": model_server.url, "OPENAI_API_KEY": ""}
+    run = cli("ask", "--url", chinook_url, "How many tracks?", "--engine", "openai", env=env)
+    assert run.returncode == 0, run.stderr
+    sent = " ".join(m["content"] for m in model_server.requests[-1]["body"]["messages"])
+    assert "MARKER-CLI" in sent
+    run = cli(
+        "ask",
+        "--url",
+        chinook_url,
+        "How many tracks?",
+        "--engine",
+        "openai",
+        "--prompt-version",
+        str(first.id),
+        env=env,
+    )
+    assert run.returncode == 0, run.stderr
+    sent = " ".join(m["content"] for m in model_server.requests[-1]["body"]["messages"])
+    assert "MARKER-CLI" not in sent
+    bad = cli(
+        "ask", "--url", chinook_url, "q", "--engine", "openai", "--prompt-version", "99", env=env
+    )
+    assert bad.returncode == 2 and "no prompt version 99" in bad.stderr
