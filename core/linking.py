@@ -45,7 +45,8 @@ FILLERS = frozenset(
     worked located locate based come comes came go goes went take takes took play plays
     played feature features featured write writes wrote written sing sings sang record
     see look want know need like whole entire overall altogether database table tables
-    data record records row rows entry entries value values item items
+    data record records row rows entry entries value values item items still currently now
+    yet ever already opened charged cause caused
     """.split()
 )
 
@@ -82,7 +83,7 @@ def tokenize(question: str) -> list[Token]:
         tokens.append(
             Token(
                 text=text,
-                norm=singular(text.lower()),
+                norm=singular(text.lower().replace("-", "")),
                 start=m.start(),
                 end=m.end(),
                 capitalized=text[0].isupper() or (len(text) > 1 and text.isupper()),
@@ -118,6 +119,7 @@ class Mention:
     kind: str  # "schema" or "value"
     candidates: list[Candidate] = dataclasses.field(default_factory=list)
     values: list[ValueHit] = dataclasses.field(default_factory=list)
+    source: str = ""  # "glossary" for words the glossary says stand for a value
 
     @property
     def best_score(self) -> float:
@@ -133,7 +135,7 @@ class Mention:
 def _phrase(words: list[str]) -> tuple[str, ...]:
     out: list[str] = []
     for w in words:
-        out.extend(singular(p) for p in re.findall(r"[a-z0-9]+", w.lower()))
+        out.extend(singular(p) for p in re.findall(r"[a-z0-9]+", w.lower().replace("-", "")))
     return tuple(out)
 
 
@@ -146,6 +148,7 @@ class Lexicon:
 
     def __init__(self) -> None:
         self.entries: dict[tuple[str, ...], dict[Element, Candidate]] = defaultdict(dict)
+        self.values: dict[tuple[str, ...], list[ValueHit]] = {}
         self.max_len = 1
         self.words: set[str] = set()
 
@@ -161,8 +164,92 @@ class Lexicon:
     def lookup(self, phrase: tuple[str, ...]) -> list[Candidate]:
         return sorted(self.entries.get(phrase, {}).values(), key=lambda c: -c.score)
 
+    def add_value(self, phrase: tuple[str, ...], hit: ValueHit) -> None:
+        """Words that stand for a stored value (a glossary synonym, a code's meaning)."""
+        if phrase and hit not in self.values.get(phrase, []):
+            self.values.setdefault(phrase, []).append(hit)
+            self.max_len = max(self.max_len, len(phrase))
 
-def build_lexicon(schema: Schema, glossary: Glossary | None = None) -> Lexicon:
+    def lookup_value(self, phrase: tuple[str, ...]) -> list[ValueHit]:
+        return list(self.values.get(phrase, ()))
+
+
+# Words that end a meaning's name of an identifier: "trouble ticket identifier".
+_IDENTIFIER_WORDS = ("identifier", "id", "number", "key")
+# A meaning names its column first, then explains: "circuit status: ACTV active, ...".
+_HEAD_END = re.compile(r"[:;(]|,|\s[-–]\s")
+# "ACTV active" / "Y when the invoice is paid": a stored code, then what it stands for.
+_CODE_ITEM = re.compile(r"^\s*([A-Za-z0-9_]{1,12})\s+(?:=\s*)?(.+?)\s*$")
+
+
+_UNIT_CUT = ("in", "as", "per", "from")
+_GENERIC_TAILS = ("code", "type", "name", "number", "flag", "identifier", "id", "kind", "class")
+
+
+def _words(text: str) -> list[str]:
+    """Words of a meaning; "one-time" stays one word, as the tokenizer keeps it."""
+    return [w.replace("-", "") for w in re.findall(r"[a-z0-9]+(?:-[a-z0-9]+)*", text.lower())]
+
+
+def _add_phrases(
+    lexicon: Lexicon, words: list[str], element: Element, full: float, part: float
+) -> None:
+    """The phrase, and its runs of two or more words that neither start nor end on a
+    stopword ("time to repair" within "time to repair in hours")."""
+    lexicon.add(_phrase(words), element, full, "glossary")
+    for size in range(2, len(words)):
+        for i in range(len(words) - size + 1):
+            run = words[i : i + size]
+            if run[0] in STOPWORDS or run[-1] in STOPWORDS:
+                continue
+            lexicon.add(_phrase(run), element, part, "glossary")
+
+
+def _add_meaning(
+    lexicon: Lexicon, table, column: str, meaning: str, values: ValueIndex | None
+) -> None:
+    element = Element("column", table.name, column)
+    head, _, rest = meaning.partition(":") if ":" in meaning else (meaning, "", "")
+    head_words = _words(_HEAD_END.split(head, maxsplit=1)[0])
+    table_words = set(_phrase(split_identifier(table.name)))
+    if head_words and not (len(head_words) == 1 and _phrase(head_words)[0] in table_words):
+        _add_phrases(lexicon, head_words, element, 1.1, 0.8)
+    # "bandwidth in megabits per second": the words before the unit name the column too.
+    for cut in _UNIT_CUT:
+        if cut in head_words[1:]:
+            shorter = head_words[: head_words.index(cut)]
+            if shorter and not (len(shorter) == 1 and _phrase(shorter)[0] in table_words):
+                lexicon.add(_phrase(shorter), element, 1.0, "glossary")
+            break
+    # "product code": the thing the code stands for names the column, more weakly.
+    if len(head_words) == 2 and head_words[1] in _GENERIC_TAILS and head_words[0] not in STOPWORDS:
+        lexicon.add(_phrase(head_words[:1]), element, 0.9, "glossary")
+    _add_phrases(lexicon, _words(meaning), element, 1.0, 0.7)
+    if (
+        len(table.primary_key) == 1
+        and table.primary_key[0] == column
+        and len(head_words) > 1
+        and head_words[-1] in _IDENTIFIER_WORDS
+    ):
+        # "trouble ticket identifier" on the key: "trouble ticket" names the table.
+        lexicon.add(_phrase(head_words[:-1]), Element("table", table.name), 1.0, "glossary")
+    if values is None or not rest:
+        return
+    stored = {v.lower(): v for v, _ in values.top_values(table.name, column, 200)}
+    for item in re.split(r"[,;]", rest):
+        match = _CODE_ITEM.match(item)
+        if match and match.group(1).lower() in stored:
+            said = _words(re.sub(r"\b(when|while|if)\b.*$", "", match.group(2)))
+            if said:
+                lexicon.add_value(
+                    _phrase(said),
+                    ValueHit(table.name, column, stored[match.group(1).lower()], 0, 0),
+                )
+
+
+def build_lexicon(
+    schema: Schema, glossary: Glossary | None = None, values: ValueIndex | None = None
+) -> Lexicon:
     lexicon = Lexicon()
     glossary = glossary or Glossary()
     for table in schema.main_tables:
@@ -186,18 +273,19 @@ def build_lexicon(schema: Schema, glossary: Glossary | None = None) -> Lexicon:
                     lexicon.add(rest, c_el, 0.8, "name")
             if len(own) > 1 and own[-1] != "id":
                 lexicon.add(own[-1:], c_el, 0.5, "head")
+            expanded = _expanded(c_words)
+            if len(expanded) > 1 and expanded[-1] not in ("id", "identifier"):
+                lexicon.add(expanded[-1:], c_el, 0.5, "head")
             meaning = glossary.meaning(table.name, column.name)
             if meaning:
-                words = [
-                    w for w in re.findall(r"[A-Za-z0-9]+", meaning.lower()) if w not in STOPWORDS
-                ]
-                full = _phrase(words)
-                lexicon.add(full, c_el, 1.1, "glossary")
-                for size in range(2, len(full)):
-                    for i in range(len(full) - size + 1):
-                        lexicon.add(full[i : i + size], c_el, 0.7, "glossary")
-                if len(full) == 1:
-                    lexicon.add(full, c_el, 1.1, "glossary")
+                _add_meaning(lexicon, table, column.name, meaning, values)
+    for synonym in glossary.synonyms:
+        table = schema.table(synonym.table)
+        if table is not None:
+            lexicon.add_value(
+                _phrase(synonym.synonym.split()),
+                ValueHit(table.name, synonym.column, synonym.value, 0, 0),
+            )
     return lexicon
 
 
@@ -237,9 +325,18 @@ def _schema_mentions(tokens: list[Token], lexicon: Lexicon, blocked: set[int]) -
 def _value_mentions(
     tokens: list[Token], values: ValueIndex | None, blocked: set[int], lexicon: Lexicon
 ) -> list[Mention]:
-    if values is None:
-        return []
     found: list[Mention] = []
+    if lexicon.values:
+        norms = [t.norm for t in tokens]
+        for size in range(min(lexicon.max_len, len(tokens)), 0, -1):
+            for i in range(len(tokens) - size + 1):
+                if set(range(i, i + size)) & blocked:
+                    continue
+                hits = lexicon.lookup_value(tuple(norms[i : i + size]))
+                if hits:
+                    found.append(Mention(i, i + size, "value", values=hits, source="glossary"))
+    if values is None:
+        return found
     for size in range(min(6, len(tokens)), 0, -1):
         for i in range(len(tokens) - size + 1):
             span = list(range(i, i + size))
@@ -282,7 +379,8 @@ def _choose(tokens: list[Token], mentions: list[Mention], lexicon: Lexicon) -> l
         length = m.end - m.start
         if m.kind == "value":
             schema_word = all(t.norm in lexicon.words for t in tokens[m.start : m.end])
-            weight = 2.0 if strong_value(tokens, m) else (0.4 if schema_word else 0.9)
+            strong = m.source == "glossary" or strong_value(tokens, m)
+            weight = 2.0 if strong else (0.4 if schema_word else 0.9)
         else:
             weight = m.best_score
         return (-length, -weight)

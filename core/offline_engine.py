@@ -23,7 +23,18 @@ from sqlglot import exp
 from core import identifiers
 from core.errors import Declined
 from core.glossary import Glossary
-from core.linking import FILLERS, STOPWORDS, Lexicon, Linking, Mention, Token, link, tokenize
+from core.linking import (
+    FILLERS,
+    STOPWORDS,
+    Lexicon,
+    Linking,
+    Mention,
+    Token,
+    link,
+    strong_value,
+    tokenize,
+)
+from core.naming import singular
 from core.schema import Column, Schema, Table
 from core.value_index import ValueHit, ValueIndex
 
@@ -299,8 +310,11 @@ class _Reader:
         group_mention = self._group_mention(subject_mention)
         for m in mentions:
             if m.kind == "value":
-                frame.filters.append(self._filter_for(m, frame))
+                flt = self._filter_for(m, frame)
+                frame.filters.append(flt)
                 consumed.update(range(m.start, m.end))
+                if m.source == "glossary":
+                    consumed.update(self._meaning_neighbours(m, flt))
         frame.years = self._years(frame, consumed)
 
         columns: list[tuple[Mention, tuple[str, str]]] = []
@@ -342,6 +356,18 @@ class _Reader:
                 + " in the schema or the data."
             )
         return frame
+
+    def _meaning_neighbours(self, m: Mention, flt: _Filter) -> set[int]:
+        """Words beside a code's meaning that the column's meaning also uses: in
+        "enterprise accounts", "accounts" belongs to "account type: ENT enterprise"."""
+        meaning = self.glossary.meaning(flt.table, flt.column) or ""
+        words = {singular(w) for w in re.findall(r"[a-z0-9]+", meaning.lower())}
+        found = set()
+        for i in (m.start - 1, m.end):
+            if 0 <= i < len(self.tokens) and self.tokens[i].norm in words:
+                if self.linking.mention_at(i) is None:
+                    found.add(i)
+        return found
 
     def _readings(self, m: Mention) -> str:
         names = [str(c.element) for c in m.candidates[:6]]
@@ -465,6 +491,16 @@ class _Reader:
             ),
         )
         hit: ValueHit = ranked[0]
+        named = {c.element.table for mm in self._schema_mentions() for c in mm.candidates}
+        weak = m.source != "glossary" and not strong_value(self.tokens, m)
+        if weak and hit.table != frame.subject.name and hit.table not in named:
+            # "How many circuits are active?" with 'active' only in customers.status is a
+            # guess about whose status is meant; better to ask.
+            raise self.decline(
+                f"'{self._span(m)}' occurs in {hit.table}.{hit.column}, not in "
+                f"{frame.subject.name}; say which column you mean, or add the meaning to the "
+                "glossary."
+            )
         same = [h.value for h in hits if (h.table, h.column) == (hit.table, hit.column)]
         variants = self.glossary.variants(hit.table, hit.column, hit.value)
         return _Filter(hit.table, hit.column, list(dict.fromkeys(same + variants)))
@@ -556,6 +592,17 @@ class _Reader:
                     and not numeric
                 )
             )
+            # "Which customer has the highest total charge": the charge is summed per
+            # customer, not read off one row.
+            per_entity = (
+                self.aggregate in ("SUM", "AVG")
+                and self._subject_mention is not None
+                and self._subject_mention.start < self.superlative_at
+                and measure[0] != frame.subject.name
+            )
+            if per_entity:
+                frame.group = (frame.subject.name, "")
+                frame.subject = self.table(measure[0])
             if frame.group is not None or (
                 self.words[0] == "which" and columns and not self._is_numeric(columns[0][1])
             ):
@@ -583,6 +630,11 @@ class _Reader:
             if frame.group is None and counted and self._subject_mention is not None:
                 frame.group = (frame.subject.name, "")
                 frame.subject = self.table(counted[0].tables()[0].element.table)
+            elif frame.group is None and columns and columns[0][0].start < self.rank_at:
+                # "Which city has the most sites": count the subject per that column.
+                grouping = self._resolve_column(columns[0][0], frame)
+                if grouping is not None and grouping[0] == frame.subject.name:
+                    frame.group = grouping
             if frame.group is None:
                 raise self.decline(f"'{self.words[self.rank_at]}' needs something to count.")
             frame.action = "count"

@@ -58,9 +58,11 @@ class Target:
 
     def lexicon(self, glossary: Glossary | None = None) -> Lexicon:
         key = _glossary_key(glossary)
+        # A glossary's meanings name stored codes ("ACTV active"); the values tell which.
+        values = self.values() if glossary else None
         with self._lock:
             if key not in self._lexicons:
-                self._lexicons[key] = build_lexicon(self.schema, glossary)
+                self._lexicons[key] = build_lexicon(self.schema, glossary, values)
             return self._lexicons[key]
 
     def close(self) -> None:
