@@ -23,6 +23,7 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, TokenError
 from sqlglot.optimizer.scope import Scope, traverse_scope
 
+from core import identifiers
 from core.errors import UnknownObject, UnsafeSQL
 from core.schema import Schema, Table
 
@@ -41,9 +42,27 @@ DENIED_FUNCTIONS = frozenset(
     PG_ADVISORY_XACT_LOCK PG_ADVISORY_XACT_LOCK_SHARED PG_TRY_ADVISORY_LOCK
     PG_TRY_ADVISORY_XACT_LOCK PG_TERMINATE_BACKEND PG_CANCEL_BACKEND PG_RELOAD_CONF
     PG_ROTATE_LOGFILE SET_CONFIG DBLINK DBLINK_EXEC DBLINK_CONNECT QUERY_TO_XML
-    LOAD_EXTENSION READFILE WRITEFILE EDIT FTS3_TOKENIZER ZEROBLOB RANDOMBLOB
+    LOAD_EXTENSION READFILE WRITEFILE EDIT FTS3_TOKENIZER ZEROBLOB RANDOMBLOB LAST_INSERT_ID
     """.split()
 )
+
+# Functions whose output grows with a number argument: REPEAT('x', 1e9) fills memory.
+AMPLIFIERS = frozenset(
+    {
+        "REPEAT",
+        "LPAD",
+        "RPAD",
+        "PAD",
+        "SPACE",
+        "PRINTF",
+        "FORMAT",
+        "REPLICATE",
+        "ZEROBLOB",
+        "RANDOMBLOB",
+        "GENERATE_SERIES",
+    }
+)
+MAX_AMPLIFIER = 100_000
 
 SYSTEM_SCHEMAS = frozenset(
     {
@@ -178,8 +197,18 @@ def _refuse_statement(node: exp.Expression, sql: str) -> None:
 
 def _function_name(node: exp.Func) -> str:
     if isinstance(node, exp.Anonymous):
-        return str(node.this).upper()
+        # `SLEEP`(1) names the function through a quoted identifier; it is still SLEEP.
+        return node.name.upper()
     return node.sql_name().upper()
+
+
+def _literal_number(node: exp.Expression) -> float | None:
+    if isinstance(node, exp.Literal) and not node.is_string:
+        try:
+            return float(node.this)
+        except ValueError:
+            return None
+    return None
 
 
 def _refuse_inside(tree: exp.Expression, sql: str) -> None:
@@ -201,8 +230,25 @@ def _refuse_inside(tree: exp.Expression, sql: str) -> None:
             )
         if isinstance(node, exp.PropertyEQ):
             raise _refuse("set", "':=' assigns a session variable.", sql)
+        if isinstance(node, exp.SessionParameter):
+            raise _refuse(
+                "server variable",
+                f"{node.sql()} reads a server variable, which can tell more about the server "
+                "than analysts need.",
+                sql,
+                hint="Query the tables; server settings are not available.",
+            )
         if isinstance(node, exp.Func):
             name = _function_name(node)
+            if name in AMPLIFIERS and any(
+                (_literal_number(a) or 0) > MAX_AMPLIFIER for a in node.iter_expressions()
+            ):
+                raise _refuse(
+                    "function",
+                    f"{name}() with a count above {MAX_AMPLIFIER:,} would build a huge value.",
+                    sql,
+                    hint=f"Use a smaller count with {name}().",
+                )
             if name in DENIED_FUNCTIONS:
                 raise _refuse(
                     "function",
@@ -226,7 +272,7 @@ def _resolve_tables(tree: exp.Expression, schema: Schema, sql: str) -> dict[int,
         if not isinstance(node.this, exp.Identifier):
             continue  # a table function such as UNNEST(...)
         name, db = node.name, node.db
-        if not db and name.lower() in ctes:
+        if not db and (name.lower() in ctes or name.lower() == "dual"):
             continue
         if (db and db.lower() in SYSTEM_SCHEMAS) or name.lower() in SYSTEM_SCHEMAS:
             unknown.append(f"{db}.{name}" if db else name)
@@ -356,6 +402,68 @@ def _apply_limit(tree: exp.Expression, row_cap: int) -> tuple[exp.Expression, st
     return probe, note
 
 
+_NAME_TOKENS = ("VAR", "IDENTIFIER")
+
+
+def _token_text(text: str, token) -> str:
+    return text[token.start : token.end + 1]
+
+
+def _top_level_limit(tokens) -> tuple[int, int | None] | None:
+    """Where the outermost LIMIT's count is: (index of the count token, index of an
+    offset token or None); None when there is no outermost LIMIT. Raises ValueError
+    for a LIMIT of a shape this function does not edit (an expression, say)."""
+    depth, found = 0, None
+    for i, token in enumerate(tokens):
+        kind = token.token_type.name
+        depth += kind == "L_PAREN"
+        depth -= kind == "R_PAREN"
+        if kind == "LIMIT" and depth == 0:
+            found = i
+    if found is None:
+        return None
+    rest = [t.token_type.name for t in tokens[found + 1 :] if t.token_type.name != "SEMICOLON"]
+    if rest == ["NUMBER"]:
+        return found + 1, None
+    if rest == ["NUMBER", "COMMA", "NUMBER"]:
+        return found + 3, found + 1
+    if rest == ["NUMBER", "OFFSET", "NUMBER"]:
+        return found + 1, found + 3
+    raise ValueError("a LIMIT this guard does not rewrite")
+
+
+def _as_written(text: str, tokens, dialect: str, respell: dict[str, str], count: int | None) -> str:
+    """The statement as the user wrote it, comments dropped, table names respelled and
+    the outermost LIMIT's count set to `count` (added when there is none).
+
+    Running the checked text itself, not SQL regenerated from the tree, keeps every
+    construct the server knows and the parser rewrites (REGEXP, MEDIAN, system-versioned
+    tables) as the server expects it. Raises ValueError where that is not safe to do.
+    """
+    body = [t for t in tokens if t.token_type.name != "SEMICOLON"]
+    if tokens and any(t.token_type.name == "SEMICOLON" for t in tokens[: len(body)]):
+        raise ValueError("a semicolon inside the statement")
+    limit = _top_level_limit(body)
+    parts: list[str] = []
+    for i, token in enumerate(body):
+        if i:
+            gap = text[body[i - 1].end + 1 : token.start]
+            parts.append(gap if not gap.strip() else " ")  # a comment becomes a space
+        piece = _token_text(text, token)
+        if token.token_type.name in _NAME_TOKENS and token.text.lower() in respell:
+            if dialect != "mysql":
+                raise ValueError("respelling outside MySQL")
+            canonical = respell[token.text.lower()]
+            piece = identifiers.quote(canonical, dialect, always=piece.startswith("`"))
+        if limit is not None and count is not None and i == limit[0]:
+            piece = str(count)
+        parts.append(piece)
+    edited = "".join(parts)
+    if limit is None and count is not None:
+        edited += f"\nLIMIT {count}"
+    return edited
+
+
 def check_sql(
     sql: str,
     schema: Schema | None,
@@ -370,8 +478,8 @@ def check_sql(
     runs (system schemas count as unknown) and table names are respelled as
     the schema spells them.
 
-    >>> check_sql("select name from genre limit 10, 5000", None, row_cap=100, pretty=False).sql
-    'SELECT name FROM genre LIMIT 100 OFFSET 10'
+    >>> check_sql("select name from genre limit 10, 5000", None, row_cap=100).sql
+    'select name from genre limit 10, 100'
     """
     text = (sql or "").strip()
     if not text:
@@ -408,15 +516,30 @@ def check_sql(
     _refuse_inside(tree, text)
 
     resolved: dict[int, Table] = {}
+    respell: dict[str, str] = {}
     if schema is not None:
         resolved = _resolve_tables(tree, schema, text)
         _check_columns(tree, resolved, text)
+        respell = {
+            node.name.lower(): resolved[id(node)].name
+            for node in tree.find_all(exp.Table)
+            if id(node) in resolved and node.name != resolved[id(node)].name
+        }
         _canonical_case(tree, resolved)
+    had_limit = tree.args.get("limit") is not None
     probe, note = _apply_limit(tree, row_cap)
-
-    shown = tree.sql(dialect=dialect, pretty=pretty, comments=False)
-    run = probe.sql(dialect=dialect, pretty=pretty, comments=False) if note else shown
     tables = tuple(dict.fromkeys(t.qualified_name for t in resolved.values()))
+
+    try:
+        if (_top_level_limit(tokens) is not None) != had_limit:
+            raise ValueError("the tokens and the tree disagree on the LIMIT")
+        shown = _as_written(text, tokens, dialect, respell, row_cap if note else None)
+        run = _as_written(text, tokens, dialect, respell, row_cap + 1) if note else shown
+    except ValueError:
+        # Odd shapes (a LIMIT expression, names to respell outside MySQL): the SQL is
+        # generated from the checked tree instead.
+        shown = tree.sql(dialect=dialect, pretty=pretty, comments=False)
+        run = probe.sql(dialect=dialect, pretty=pretty, comments=False) if note else shown
     return CheckedSQL(sql=shown, exec_sql=run, row_cap=row_cap, limit_note=note, tables=tables)
 
 

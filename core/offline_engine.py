@@ -934,7 +934,7 @@ class _Builder:
             query = query.limit(f.limit)
         if not self.joins:
             _drop_qualifiers(query)
-        return query.sql(dialect=self.dialect)
+        return query.sql(dialect=self.dialect, pretty=True)
 
 
 def _drop_qualifiers(query: exp.Expression) -> None:

@@ -21,8 +21,9 @@ CASES = ROOT / "tests" / "cases" / "ask-demo.jsonl"
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    target = open_target(ensure_demo(tmp_path_factory.mktemp("demo") / "demo.sqlite"),
-                         Settings.load())
+    target = open_target(
+        ensure_demo(tmp_path_factory.mktemp("demo") / "demo.sqlite"), Settings.load()
+    )
     yield target
     target.close()
 
@@ -34,8 +35,9 @@ def curated_glossary() -> Glossary:
         if flaw["kind"] in ("case_whitespace_variants", "variants"):
             canonical, *others = flaw["examples"]
             synonyms += [ValueSynonym(flaw["table"], flaw["column"], o, canonical) for o in others]
-    meanings = [ColumnMeaning(c["table"], c["column"], c["meaning"])
-                for c in truth["cryptic_columns"]]
+    meanings = [
+        ColumnMeaning(c["table"], c["column"], c["meaning"]) for c in truth["cryptic_columns"]
+    ]
     return Glossary(meanings=meanings, synonyms=synonyms)
 
 
@@ -43,10 +45,14 @@ def test_the_glossary_lets_the_offline_engine_answer_what_it_declined(demo):
     cases = load_cases(CASES)
     raw = evaluate(cases, demo, Settings.load(), engine="offline")
     curated = evaluate(cases, demo, Settings.load(), engine="offline", glossary=curated_glossary())
-    wrong = {name: [r.id for r in report.results if r.status == "wrong"]
-             for name, report in (("raw", raw), ("curated", curated))}
-    print(f"demo questions: raw schema {raw.correct}/{raw.cases}, with the glossary "
-          f"{curated.correct}/{curated.cases}; wrong: {wrong}")
+    wrong = {
+        name: [r.id for r in report.results if r.status == "wrong"]
+        for name, report in (("raw", raw), ("curated", curated))
+    }
+    print(
+        f"demo questions: raw schema {raw.correct}/{raw.cases}, with the glossary "
+        f"{curated.correct}/{curated.cases}; wrong: {wrong}"
+    )
     assert wrong == {"raw": [], "curated": []}, "declining beats guessing"
     assert curated.accuracy >= 0.8 and curated.correct >= raw.correct + 10
     # a question of each kind that only the glossary answers

@@ -5,15 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-import sqlalchemy as sa
-from alembic import command
 
 from core import glossary_store
 from core.errors import BadInput
 from core.glossary import BusinessTerm, ColumnMeaning, Glossary, ValueSynonym
 from db import database
 from tests.test_cli import cli
-from tests.test_store import _tables
 
 TEXAS = Glossary(
     meanings=[ColumnMeaning("customers", "st", "state of the head office", "dictionary")],
@@ -31,43 +28,6 @@ def store(tmp_path):
     database.upgrade_to_head(url)
     yield url
     database.dispose(url)
-
-
-def _migrate_glossary(url: str) -> None:
-    database.upgrade_to_head(url)
-    assert {"glossary_versions", "glossary_entries"} <= _tables(url)
-    info = glossary_store.save("demo", TEXAS, author="ana", store_url=url)
-    assert info is not None and info.version == 1
-    assert glossary_store.load("demo", store_url=url) == TEXAS
-    command.downgrade(database.alembic_config(url), "0001")
-    assert "glossary_versions" not in _tables(url) and "query_runs" in _tables(url)
-    database.dispose(url)
-
-
-def test_the_glossary_migration_runs_on_sqlite(tmp_path):
-    _migrate_glossary(f"sqlite:///{tmp_path / 'store.db'}")
-
-
-@pytest.mark.mysql
-def test_the_glossary_migration_runs_on_mariadb(scratch_mysql):
-    _migrate_glossary(scratch_mysql)
-
-
-@pytest.mark.postgres
-def test_the_glossary_migration_runs_on_postgresql(pg_server_url):
-    import uuid
-
-    name = f"quarry_t_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(pg_server_url).set(database=name).render_as_string(False)
-    try:
-        _migrate_glossary(url)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def test_each_save_is_a_version_with_author_and_changes(store):

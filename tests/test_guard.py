@@ -118,8 +118,14 @@ def test_aliases_ctes_and_derived_tables_are_known():
 
 
 def test_table_names_are_respelled_as_the_schema_spells_them():
-    checked = check_sql("select name from customer", SCHEMA, pretty=False)
-    assert "FROM Customer" in checked.sql
+    checked = check_sql("select name from customer", SCHEMA)
+    assert checked.sql.startswith("select name from Customer")
+
+
+def test_what_runs_is_the_text_as_written_not_a_rewrite():
+    """The parser would turn REGEXP into REGEXP_LIKE, which MariaDB does not have."""
+    checked = check_sql("SELECT Name FROM Customer WHERE Name REGEXP '^A' /* note */", SCHEMA)
+    assert checked.sql == "SELECT Name FROM Customer WHERE Name REGEXP '^A'\nLIMIT 1000"
 
 
 @pytest.mark.parametrize(
@@ -129,6 +135,12 @@ def test_table_names_are_respelled_as_the_schema_spells_them():
         ("SELECT Name FROM Customer LIMIT 5000", "LIMIT 100", "LIMIT 101", "lowered from 5000"),
         (
             "SELECT Name FROM Customer LIMIT 10, 5000",
+            "LIMIT 10, 100",
+            "LIMIT 10, 101",
+            "lowered from 5000",
+        ),
+        (
+            "SELECT Name FROM Customer LIMIT 5000 OFFSET 10",
             "LIMIT 100 OFFSET 10",
             "LIMIT 101 OFFSET 10",
             "lowered from 5000",

@@ -2,28 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-import sqlalchemy as sa
-from alembic import command
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
 
 from core import prompts
 from core.errors import BadInput
 from core.prompt import DEFAULT_TEMPLATE
-from db import database
-from db.database import Base
-
-NEW_TABLES = {
-    "prompt_versions",
-    "prompt_promotions",
-    "eval_sets",
-    "eval_cases",
-    "eval_runs",
-    "eval_results",
-}
 
 
 def test_the_first_version_is_the_built_in_template(store):
@@ -78,46 +61,6 @@ def test_an_unchanged_text_or_a_missing_parent_is_refused(store):
         prompts.create_version("{schema}{question}", parent_id=999, note="n", store_url=store)
     with pytest.raises(BadInput, match="no prompt version 999"):
         prompts.promote(999, store_url=store)
-
-
-def _roundtrip(url: str) -> None:
-    database.upgrade_to_head(url)
-    engine = sa.create_engine(url)
-    assert NEW_TABLES <= set(sa.inspect(engine).get_table_names())
-    with engine.connect() as conn:
-        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
-    engine.dispose()
-    # the models and the migration describe the same tables
-    mine = [d for d in diffs if any(t in repr(d) for t in NEW_TABLES)]
-    assert mine == []
-    config = database.alembic_config(url)
-    command.downgrade(config, "base")
-    command.upgrade(config, "head")
-    database.dispose(url)
-
-
-def test_the_migration_runs_on_sqlite(tmp_path):
-    _roundtrip(f"sqlite:///{tmp_path / 'store.db'}")
-
-
-@pytest.mark.mysql
-def test_the_migration_runs_on_mariadb(scratch_mysql):
-    _roundtrip(scratch_mysql)
-
-
-@pytest.mark.postgres
-def test_the_migration_runs_on_postgresql(pg_server_url):
-    name = f"quarry_t_{uuid.uuid4().hex[:10]}"
-    admin = sa.create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = sa.engine.make_url(pg_server_url).set(database=name).render_as_string(False)
-    try:
-        _roundtrip(url)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
 
 
 @pytest.mark.mysql
