@@ -8,8 +8,10 @@ environment variable (``core.connections.with_password``).
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from core.connections import (
     DEMO_NAME,
@@ -61,14 +63,68 @@ def all_connections(settings: Settings) -> list[ConnectionSpec]:
     return list(specs.values())
 
 
-def save_connection(name: str, url: str, settings: Settings) -> ConnectionSpec:
-    """Save a connection without its password; returns the spec with the password kept."""
+def _same_database(a, b) -> bool:
+    if a.get_backend_name() != b.get_backend_name():
+        return False
+    if a.get_backend_name() == "sqlite":
+        paths = []
+        for u in (a, b):
+            database = (u.database or "").removeprefix("file:")
+            paths.append(Path(database).resolve() if database else None)
+        return paths[0] is not None and paths[0] == paths[1]
+
+    def place(u):
+        return (u.host or "localhost", u.port, u.database)
+
+    return place(a) == place(b)
+
+
+def refuse_unsafe_target(url, settings: Settings) -> None:
+    """Targets a user may not add: Quarry's own store, and in team mode any file on the
+    server, which another user's data could be."""
+    if _same_database(url, make_url(settings.store_url)):
+        raise BadInput(
+            "That is Quarry's own store, not a database to query.",
+            hint="Connect to the database your data is in.",
+        )
+    if settings.team_mode and url.get_backend_name() == "sqlite":
+        raise BadInput(
+            "In a team deployment, connections to files on the server are not allowed.",
+            hint="Ask an administrator to add it to the secrets file as [connections.NAME].",
+        )
+
+
+def check_new_connection(name: str, url: str, settings: Settings, *, replace: bool = False):
+    """The parsed URL of a connection the user may add under `name`; BadInput otherwise.
+
+    Runs before anything connects, so a refused target is never even opened.
+    """
     name = name.strip()
     if not name:
         raise BadInput("A connection needs a name.")
     if name == DEMO_NAME:
         raise BadInput(f"'{DEMO_NAME}' is the embedded demo's name; pick another.")
     parsed = parse_url(url)
+    refuse_unsafe_target(parsed, settings)
+    if name in {spec.name for spec in secrets_connections(settings)}:
+        raise BadInput(
+            f"'{name}' is a connection from the secrets file already.",
+            hint="Pick another name.",
+        )
+    if not replace and name in {spec.name for spec in stored_connections(settings)}:
+        raise BadInput(
+            f"A connection named '{name}' exists already.",
+            hint="Pick another name, or remove the existing one first.",
+        )
+    return parsed
+
+
+def save_connection(
+    name: str, url: str, settings: Settings, *, replace: bool = False
+) -> ConnectionSpec:
+    """Save a connection without its password; returns the spec with the password kept."""
+    name = name.strip()
+    parsed = check_new_connection(name, url, settings, replace=replace)
     with session_scope(settings.store_url) as session:
         existing = session.scalars(
             sa.select(SavedConnection).where(SavedConnection.name == name)

@@ -43,7 +43,24 @@ def parse_url(text: str) -> URL:
     try:
         url = make_url(text)
     except (ArgumentError, ValueError) as exc:
-        raise BadURL(f"'{mask_text(text)}' is not a database URL ({exc}).") from None
+        detail = mask_text(str(exc))
+        raise BadURL(f"'{mask_text(text)}' is not a database URL ({detail}).") from None
+    if url.host and "@" in url.host:
+        raise BadURL(
+            "The URL has an '@' that is not the one before the host; a password holding '@' "
+            "must be written %40.",
+            hint="URL-encode the password (for example with urllib.parse.quote), or give it "
+            "in secrets or QUARRY_<NAME>_PASSWORD instead of in the URL.",
+        )
+    # A password in the query string (?password=...) becomes the URL's password, so that
+    # it is masked, and stripped before storing, like any other.
+    for key in _PASSWORD_PARAMS:
+        if key in url.query:
+            value = url.query[key]
+            value = value[0] if isinstance(value, tuple) else value
+            url = url.difference_update_query([key])
+            if not url.password:
+                url = url.set(password=value)
     backend = url.get_backend_name()
     if backend not in SUPPORTED_BACKENDS:
         raise BadURL(
@@ -60,12 +77,20 @@ def parse_url(text: str) -> URL:
     return url
 
 
-_PASSWORD_IN_TEXT = re.compile(r"(?P<head>://[^:/@\s]*:)(?P<pw>[^@\s]*)(?P<tail>@)")
+# user:password@host, where the password may itself hold '@' (up to the last one).
+_PASSWORD_IN_TEXT = re.compile(r"(?P<head>://[^:/@\s]*:)(?P<pw>[^\s/]*)(?P<tail>@[^@\s/]+)")
+# ?password=... and friends in a query string.
+_SECRET_PARAM = re.compile(
+    r"(?P<key>\b(?:password|passwd|pwd|secret|token|api_key|apikey|access_token)=)[^&\s'\"]+",
+    re.IGNORECASE,
+)
+_PASSWORD_PARAMS = ("password", "passwd", "pwd")
 
 
 def mask_text(text: str) -> str:
-    """Hide a password in any text that may hold a URL (error messages, logs)."""
-    return _PASSWORD_IN_TEXT.sub(lambda m: m["head"] + "***" + m["tail"], text)
+    """Hide passwords in any text that may hold a URL (error messages, logs)."""
+    text = _PASSWORD_IN_TEXT.sub(lambda m: m["head"] + "***" + m["tail"], text)
+    return _SECRET_PARAM.sub(lambda m: m["key"] + "***", text)
 
 
 def mask_url(url: URL | str) -> str:
@@ -75,7 +100,7 @@ def mask_url(url: URL | str) -> str:
             url = make_url(url)
         except (ArgumentError, ValueError):
             return mask_text(url)
-    return url.render_as_string(hide_password=True)
+    return mask_text(url.render_as_string(hide_password=True))
 
 
 def without_password(url: URL | str) -> str:

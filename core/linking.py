@@ -50,7 +50,8 @@ FILLERS = frozenset(
     """.split()
 )
 
-_WORD = re.compile(r"[A-Za-z0-9]+(?:[/&'.\-][A-Za-z0-9]+)*")
+# Words in any script ("São Paulo", "Köhler"); AC/DC and O'Brien stay one word.
+_WORD = re.compile(r"[^\W_]+(?:[/&'.\-][^\W_]+)*")
 _QUOTED = re.compile(r"'([^']+)'|\"([^\"]+)\"|“([^”]+)”|‘([^’]+)’")
 
 
@@ -221,8 +222,15 @@ def _add_meaning(
             if shorter and not (len(shorter) == 1 and _phrase(shorter)[0] in table_words):
                 lexicon.add(_phrase(shorter), element, 1.0, "glossary")
             break
-    # "product code": the thing the code stands for names the column, more weakly.
-    if len(head_words) == 2 and head_words[1] in _GENERIC_TAILS and head_words[0] not in STOPWORDS:
+    # "product code": the thing the code stands for names the column, more weakly
+    # (but "site name" does not make "site" a column of sites).
+    if (
+        len(head_words) == 2
+        and head_words[1] in _GENERIC_TAILS
+        and head_words[0] not in STOPWORDS
+        and _phrase(head_words[:1])[0] not in table_words
+        and not (len(table.primary_key) == 1 and table.primary_key[0] == column)
+    ):
         lexicon.add(_phrase(head_words[:1]), element, 0.9, "glossary")
     _add_phrases(lexicon, _words(meaning), element, 1.0, 0.7)
     if (
@@ -323,7 +331,11 @@ def _schema_mentions(tokens: list[Token], lexicon: Lexicon, blocked: set[int]) -
 
 
 def _value_mentions(
-    tokens: list[Token], values: ValueIndex | None, blocked: set[int], lexicon: Lexicon
+    tokens: list[Token],
+    values: ValueIndex | None,
+    blocked: set[int],
+    lexicon: Lexicon,
+    question: str = "",
 ) -> list[Mention]:
     found: list[Mention] = []
     if lexicon.values:
@@ -351,14 +363,19 @@ def _value_mentions(
                 and (words[0].lower in STOPWORDS or words[0].text.isdigit())
             ):
                 continue
-            text = words[0].text if size == 1 else _span_text(tokens, i, i + size)
+            text = words[0].text if size == 1 else _span_text(tokens, i, i + size, question)
             hits = values.lookup(text)
+            if not hits and size > 1:
+                hits = values.lookup(_span_text(tokens, i, i + size))
             if hits:
                 found.append(Mention(i, i + size, "value", values=hits))
     return found
 
 
-def _span_text(tokens: list[Token], start: int, end: int) -> str:
+def _span_text(tokens: list[Token], start: int, end: int, question: str = "") -> str:
+    """The words as the question writes them ("Guns N' Roses"), else joined by spaces."""
+    if question:
+        return question[tokens[start].start : tokens[end - 1].end]
     return " ".join(t.text for t in tokens[start:end])
 
 
@@ -408,7 +425,7 @@ def link(
     tokens = tokens if tokens is not None else tokenize(question)
     blocked = blocked or set()
     mentions = _schema_mentions(tokens, lexicon, blocked) + _value_mentions(
-        tokens, values, blocked, lexicon
+        tokens, values, blocked, lexicon, question
     )
     chosen = _choose(tokens, mentions, lexicon)
     return Linking(question, tokens, _coordinated(tokens, chosen, lexicon, blocked))

@@ -132,6 +132,60 @@ _LIST_WORDS = {"list", "show", "display", "give", "which", "what", "who", "name"
 _GROUP_WORDS = {"each", "per", "every", "by"}
 _RANK_WORDS = {"most": "DESC", "fewest": "ASC", "least": "ASC"}
 _YEAR_PREPOSITIONS = {"in", "during", "of", "for"}
+# Constructions the offline engine does not handle. Answering as if they were absent
+# would be wrong, so a question holding one is declined (the words say why).
+_UNHANDLED = {
+    "not": "negation",
+    "no": "negation",
+    "without": "negation",
+    "never": "negation",
+    "except": "negation",
+    "excluding": "negation",
+    "exclude": "negation",
+    "none": "negation",
+    "neither": "negation",
+    "nor": "negation",
+    "or": "alternatives",
+    "either": "alternatives",
+    "second": "an ordinal",
+    "third": "an ordinal",
+    "fourth": "an ordinal",
+    "fifth": "an ordinal",
+    "2nd": "an ordinal",
+    "3rd": "an ordinal",
+    "4th": "an ordinal",
+    "5th": "an ordinal",
+    "penultimate": "an ordinal",
+    "more": "a comparison",
+    "less": "a comparison",
+    "fewer": "a comparison",
+    "greater": "a comparison",
+    "above": "a comparison",
+    "below": "a comparison",
+    "over": "a comparison",
+    "under": "a comparison",
+    "between": "a range",
+    "before": "a date range",
+    "after": "a date range",
+    "since": "a date range",
+    "until": "a date range",
+    "percent": "a ratio",
+    "percentage": "a ratio",
+    "ratio": "a ratio",
+    "share": "a ratio",
+    "proportion": "a ratio",
+    "january": "a month",
+    "february": "a month",
+    "march": "a month",
+    "april": "a month",
+    "june": "a month",
+    "july": "a month",
+    "august": "a month",
+    "september": "a month",
+    "october": "a month",
+    "november": "a month",
+    "december": "a month",
+}
 _LABEL = re.compile(r"(^|_)(name|title|nm)$|name$|title$", re.IGNORECASE)
 
 
@@ -145,7 +199,7 @@ class OfflineAnswer:
 class _Filter:
     table: str
     column: str
-    values: list[str]
+    values: list[str]  # empty: the column is a yes/no flag that must be true
 
 
 @dataclasses.dataclass
@@ -211,7 +265,25 @@ class _Reader:
     def _take(self, i: int, n: int = 1) -> None:
         self.used.update(range(i, i + n))
 
+    def _refuse_unhandled(self) -> None:
+        for t in self.tokens:
+            kind = _UNHANDLED.get(t.lower)
+            if kind and not t.quoted:
+                raise Declined(
+                    f"'{t.text}' asks for {kind}, which the offline engine does not handle."
+                )
+
     def _read_intents(self) -> None:
+        self._refuse_unhandled()
+        # "top 3 genres by number of tracks": a ranking by a count, not a count.
+        for phrase in (("by", "the", "number", "of"), ("by", "number", "of")):
+            i = self._find(phrase)
+            if i >= 0:
+                self._take(i, len(phrase))
+                self.by_count_at = i
+                break
+        else:
+            self.by_count_at = -1
         self.count_at = -1
         for phrase in (("how", "many"), ("number", "of"), ("count", "of"), ("count",)):
             i = self._find(phrase)
@@ -241,6 +313,8 @@ class _Reader:
                 self.rank, self.rank_at = _RANK_WORDS[w], i
                 self._take(i)
                 break
+        if self.rank is None and self.by_count_at >= 0:
+            self.rank, self.rank_at = "DESC", self.by_count_at
         self.limit: int | None = None
         for i, t in enumerate(self.tokens):
             if i in self.used or t.quoted:
@@ -308,6 +382,13 @@ class _Reader:
             consumed.update(range(subject_mention.start, subject_mention.end))
 
         group_mention = self._group_mention(subject_mention)
+        strict = [i for i in self.group_marks if self.words[i] in ("each", "per", "every")]
+        if strict and group_mention is None:
+            word = self.tokens[strict[0]].text
+            raise self.decline(
+                f"'{word}' needs a table or column to group by right after it; "
+                "the offline engine could not find one."
+            )
         for m in mentions:
             if m.kind == "value":
                 flt = self._filter_for(m, frame)
@@ -325,9 +406,11 @@ class _Reader:
                 frame.group = self._resolve_group(m, frame)
                 consumed.update(range(m.start, m.end))
                 continue
-            resolved = self._resolve_column(m, frame)
+            tables = m.tables()
+            columns_of = m.columns()
+            prefer_table = tables and (not columns_of or tables[0].score >= columns_of[0].score)
+            resolved = None if prefer_table else self._resolve_column(m, frame)
             if resolved is None:
-                tables = m.tables()
                 if tables:
                     consumed.update(range(m.start, m.end))  # a table named as context
                     self._context_tables.append(tables[0].element.table)
@@ -339,6 +422,7 @@ class _Reader:
             consumed.update(range(m.start, m.end))
 
         self._decide(frame, columns, consumed)
+        self._use_leftover_columns(frame, columns)
         unknown = [
             t.text
             for i, t in enumerate(self.tokens)
@@ -356,6 +440,26 @@ class _Reader:
                 + " in the schema or the data."
             )
         return frame
+
+    def _use_leftover_columns(
+        self, frame: _Frame, columns: list[tuple[Mention, tuple[str, str]]]
+    ) -> None:
+        """A column the question names must be used: a yes/no flag becomes a filter
+        ("customers are active"); any other left over means the reading missed something."""
+        used = {frame.measure, frame.group, frame.distinct_count, *frame.select}
+        used |= {(f.table, f.column) for f in frame.filters}
+        for mention, column in columns:
+            if column in used:
+                continue
+            table = self.schema.table(column[0])
+            found = table.column(column[1]) if table is not None else None
+            if found is not None and found.kind == "boolean":
+                frame.filters.append(_Filter(column[0], column[1], []))
+                continue
+            raise self.decline(
+                f"'{self._span(mention)}' names {column[0]}.{column[1]}, but the offline "
+                "engine cannot tell what the question wants of it."
+            )
 
     def _meaning_neighbours(self, m: Mention, flt: _Filter) -> set[int]:
         """Words beside a code's meaning that the column's meaning also uses: in
@@ -480,6 +584,16 @@ class _Reader:
             table = self.schema.table(h.table)
             return table is not None and h.column in {c.name for c in label_columns(table)}
 
+        hits = self._narrow_hits(m, hits, frame, mentioned)
+        labelled = {h.table for h in hits if is_label(h)}
+        if len(labelled) > 1:
+            # 'Iron Maiden' names an album, an artist and a track: which one is meant?
+            readings = " or ".join(f"{h.table}.{h.column}" for h in hits if is_label(h))
+            raise self.decline(
+                f"'{self._span(m)}' could be {readings}; say which (for example "
+                f"'the {singular(_snake(sorted(labelled)[0]).replace('_', ' '))} "
+                f"{self._span(m)}')."
+            )
         ranked = sorted(
             hits,
             key=lambda h: (
@@ -504,6 +618,35 @@ class _Reader:
         same = [h.value for h in hits if (h.table, h.column) == (hit.table, hit.column)]
         variants = self.glossary.variants(hit.table, hit.column, hit.value)
         return _Filter(hit.table, hit.column, list(dict.fromkeys(same + variants)))
+
+    def _narrow_hits(
+        self, m: Mention, hits: list[ValueHit], frame: _Frame, mentioned: set[tuple[str, str]]
+    ) -> list[ValueHit]:
+        """The hits the question's own words point at, when they point anywhere."""
+        in_mentioned = [h for h in hits if (h.table, h.column) in mentioned]
+        if in_mentioned:
+            return in_mentioned
+        # "the artist Iron Maiden", "album Let There Be Rock": a table named beside the value.
+        for other in self._schema_mentions():
+            gap = self.words[other.end : m.start]
+            beside = (other.end <= m.start and gap in ([], ["the"], ["named"], ["called"])) or (
+                other.start == m.end
+            )
+            if beside:
+                tables = {c.element.table for c in other.tables()}
+                named = [h for h in hits if h.table in tables]
+                if named:
+                    return named
+        # "albums by AC/DC": "by" names who made it, a table the subject points up to.
+        if m.start > 0 and self.words[m.start - 1] == "by":
+            parents = []
+            for h in hits:
+                path = join_path(self.schema, frame.subject.name, h.table)
+                if h.table != frame.subject.name and path and all(up for _, up in path):
+                    parents.append(h)
+            if parents:
+                return parents
+        return hits
 
     def _years(self, frame: _Frame, consumed: set[int]) -> list[tuple[str, str, int]]:
         years = []
@@ -846,6 +989,9 @@ class _Builder:
         for flt in f.filters:
             self.need(flt.table)
             column = self.col(flt.table, flt.column)
+            if not flt.values:
+                where.append(exp.Is(this=column, expression=exp.true()))
+                continue
             literals = [exp.Literal.string(v) for v in flt.values]
             where.append(column.eq(literals[0]) if len(literals) == 1 else column.isin(*literals))
         for table, column_name, year in f.years:

@@ -221,13 +221,21 @@ def _show_sql_editor(result: AskResult) -> None:
     if rerun:
         with st.spinner("Running…"):
             _remember(
-                run_sql(st.session_state[SQL_EDIT], target, settings, question=result.question)
+                run_sql(
+                    st.session_state[SQL_EDIT],
+                    target,
+                    settings,
+                    # Edited SQL answers no question any more: it is kept as SQL alone.
+                    question=result.question
+                    if st.session_state[SQL_EDIT].strip() == (result.sql or "").strip()
+                    else "",
+                )
             )
         st.rerun()
 
 
 if result is not None:
-    st.subheader(result.question or "Hand-written SQL")
+    st.subheader(shared.plain(result.question, 200) or "Hand-written SQL")
     if result.reading:
         st.caption(f"Read as: {result.reading}")
     if result.context_note:

@@ -7,6 +7,7 @@ session state live here, behaviour lives in ``core``.
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import streamlit as st
@@ -27,6 +28,17 @@ PASSWORDS_KEY = "session_passwords"
 USER_KEY = "quarry_user"
 NEXT_CONNECTION_KEY = "connection_next"
 FLASH_KEY = "connection_flash"
+
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|:~<>$])")
+
+
+def plain(text: str, limit: int | None = None) -> str:
+    """User text for a heading or caption: Markdown marks escaped, long text cut."""
+    text = " ".join((text or "").split())
+    if limit is not None and len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return _MARKDOWN.sub(r"\\\1", text)
 
 
 def page_path(name: str) -> str:
@@ -168,7 +180,7 @@ def _add_connection_form(settings: Settings) -> None:
         if not st.form_submit_button("Test and save", type="primary"):
             return
     try:
-        parsed = parse_url(url)
+        parsed = catalog.check_new_connection(name, url, settings)
         if password:
             parsed = parsed.set(password=password)
         full = parsed.render_as_string(hide_password=False)
@@ -179,10 +191,11 @@ def _add_connection_form(settings: Settings) -> None:
         show_error(exc)
         return
     typed = password or parse_url(url).password
+    st.session_state[FLASH_KEY] = f"Saved the connection {spec.name}."
     if typed:
         st.session_state.setdefault(PASSWORDS_KEY, {})[spec.name] = typed
-        st.session_state[FLASH_KEY] = (
-            f"Saved without its password. To keep it across sessions put it in "
+        st.session_state[FLASH_KEY] += (
+            f" It is saved without its password. To keep it across sessions put it in "
             f"`.streamlit/secrets.toml` under `[connections.{spec.name}]` as `password`, "
             f"or in the environment variable `{password_env_var(spec.name)}`."
         )

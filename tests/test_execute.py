@@ -126,12 +126,12 @@ def _restart_mariadb() -> None:
 
 
 @pytest.mark.mysql
-def test_a_server_restart_between_two_queries(canary):
+def test_a_server_restart_between_two_queries(canary, mysql_server_url):
     engine, server, _ = canary
     assert run_query(
         engine, "SELECT COUNT(*) FROM canary", server=server, row_cap=1, timeout_s=5
     ).rows == [(2,)]
-    _restart_mariadb()
+    _restart_mariadb(mysql_server_url)
     # pool_pre_ping finds the dead pooled connection and opens a new one
     assert run_query(
         engine, "SELECT COUNT(*) FROM canary", server=server, row_cap=1, timeout_s=5
