@@ -130,7 +130,9 @@ _NUMBER_WORDS = {
 }
 _LIST_WORDS = {"list", "show", "display", "give", "which", "what", "who", "name", "find", "get"}
 _GROUP_WORDS = {"each", "per", "every", "by"}
-_RANK_WORDS = {"most": "DESC", "fewest": "ASC", "least": "ASC"}
+# "fewest" is left out on purpose: an inner join never sees the rows with none, and
+# the many ties at the bottom make one answer arbitrary.
+_RANK_WORDS = {"most": "DESC"}
 _YEAR_PREPOSITIONS = {"in", "during", "of", "for"}
 # Constructions the offline engine does not handle. Answering as if they were absent
 # would be wrong, so a question holding one is declined (the words say why).
@@ -266,9 +268,17 @@ class _Reader:
         self.used.update(range(i, i + n))
 
     def _refuse_unhandled(self) -> None:
-        for t in self.tokens:
+        phrases = {p for p in _SUPERLATIVES if len(p) > 1}
+        inside = {
+            i + k
+            for i in range(len(self.words))
+            for p in phrases
+            if tuple(self.words[i : i + len(p)]) == p
+            for k in range(len(p))
+        }
+        for i, t in enumerate(self.tokens):
             kind = _UNHANDLED.get(t.lower)
-            if kind and not t.quoted:
+            if kind and not t.quoted and i not in inside:
                 raise Declined(
                     f"'{t.text}' asks for {kind}, which the offline engine does not handle."
                 )
@@ -702,7 +712,15 @@ class _Reader:
             frame.limit = self.limit
 
         if self.count_at >= 0 and not self._subject_mention and columns:
-            # "how many countries ..." counts distinct values of a column
+            # "how many countries ..." counts distinct values of a column; a key column
+            # ("employees report to": ReportsTo) names a relation, not values to count.
+            table = self.schema.table(columns[0][1][0])
+            column = table.column(columns[0][1][1]) if table is not None else None
+            if column is not None and _is_key(table, column):
+                raise self.decline(
+                    f"'{self._span(columns[0][0])}' names the key {table.name}.{column.name}; "
+                    "the offline engine cannot follow such a relation in a count."
+                )
             frame.action = "count"
             frame.distinct_count = columns[0][1]
             return

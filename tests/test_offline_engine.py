@@ -10,7 +10,7 @@ from core.ask import ask
 from core.evaluate import evaluate, judge
 from core.settings import Settings
 from core.target import open_target
-from tests.golden import cases, present
+from tests.golden import cases, local_cases, present
 
 SETTINGS = Settings.load()
 
@@ -103,3 +103,23 @@ def test_declines_rather_than_guesses(shop, question, says):
     result = ask(question, shop, SETTINGS, engine="offline")
     assert result.status == "declined", result.sql
     assert says in result.error
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize("case", local_cases("ask-chinook-hard.jsonl"))
+def test_harder_chinook_questions_are_right_or_declined(case, chinook_target):
+    """Questions a new user asked: the ones beyond the engine must be declined, the
+    others answered right (a case marked "answer or decline" may be either)."""
+    predicted = ask(case["question"], chinook_target, SETTINGS, engine="offline")
+    if case.get("expect") == "decline":
+        assert predicted.status == "declined", (predicted.sql, predicted.rows[:3])
+        return
+    verdict = judge(case, predicted, chinook_target, SETTINGS)
+    allowed = {"correct", "declined"} if case.get("expect") else {"correct"}
+    assert verdict.status in allowed, (verdict.status, predicted.sql, predicted.error)
+
+
+@pytest.mark.mysql
+def test_a_yes_no_column_becomes_a_filter(sakila_target):
+    result = ask("How many customers are active?", sakila_target, SETTINGS, engine="offline")
+    assert result.ok and result.rows == [(584,)], result.sql
