@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from core.errors import QuarryError
+from core.errors import BadInput, QuarryError
 from core.settings import Settings
 
 logger = logging.getLogger("core.cli")
@@ -183,6 +183,13 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from core.evaluate import ambiguity_report, evaluate, load_cases
 
     cases = load_cases(args.cases)
+    if not any(c.get("sql") or "ambiguous" in c for c in cases):
+        raise BadInput(
+            f"No case in {args.cases} has a gold 'sql' or an 'ambiguous' flag, so there is "
+            "nothing to score.",
+            hint='Each case is {"id", "question", "sql"}; "ambiguous": true|false may stand '
+            "in for the sql.",
+        )
     target = _open(args, settings)
     glossary = _glossary(args, settings)
     engine = _default_engine(args, settings)
@@ -240,7 +247,13 @@ def cmd_guard(args: argparse.Namespace, settings: Settings) -> int:
         emit(args, data, f"{result}: {reason}")
         return 0
     results = []
-    for case in load_guard_cases(args.cases):
+    guard_cases = load_guard_cases(args.cases)
+    if not any(c.get("verdict") in ("allow", "reject") for c in guard_cases):
+        raise BadInput(
+            f"No case in {args.cases} has a 'verdict' of allow or reject.",
+            hint='Each case is {"id", "sql", "verdict": "allow" or "reject"}.',
+        )
+    for case in guard_cases:
         result, reason = judge(case["sql"])
         results.append(
             {

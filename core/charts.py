@@ -22,7 +22,9 @@ import pandas as pd
 import plotly.graph_objects as go
 
 MAX_BARS = 50
-_ID_NAME = re.compile(r"(^id$|_id$|id$|^id_|_key$|_code$|_cd$)", re.IGNORECASE)
+# An identifier's name, also when made unique for display ("TrackId (2)").
+# ("paid" or "valid" end in "id" but are no identifiers, so case matters here.)
+_ID_NAME = re.compile(r"(^[Ii][Dd]|_[Ii][Dd]|[a-z]Id|[a-z]ID|_key|_code|_cd)( \(\d+\))?$")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,7 +48,11 @@ def _is_date(series: pd.Series) -> bool:
 
 
 def _looks_like_id(name: str, series: pd.Series) -> bool:
-    return bool(_ID_NAME.search(name)) and pd.api.types.is_integer_dtype(series)
+    """An identifier: an ID-like name over whole numbers (a NULL makes pandas use floats)."""
+    if not _ID_NAME.search(name) or not pd.api.types.is_numeric_dtype(series):
+        return False
+    values = series.dropna()
+    return bool(len(values)) and bool((values == values.round()).all())
 
 
 def choose_chart(frame: pd.DataFrame) -> ChartChoice:

@@ -60,7 +60,15 @@ def _candidates(target: Target) -> list[str]:
     for table in tables:
         counts.append(f"How many {_noun(table)} are there?")
         parents = [target.schema.table(fk.ref_table) for fk in table.foreign_keys]
-        parents = [p for p in parents if p is not None and p.name != table.name and _has_label(p)]
+        # Group by a parent with few rows (a genre, a plan): bars a person can read.
+        parents = [
+            p
+            for p in parents
+            if p is not None
+            and p.name != table.name
+            and _has_label(p)
+            and (p.row_count or 0) <= 100
+        ]
         parents.sort(key=lambda p: p.row_count or 0)
         for parent in parents[:1]:
             by_parent.append(f"How many {_noun(table)} are there in each {_noun(parent, False)}?")
