@@ -319,8 +319,12 @@ def explain_connect_error(exc: BaseException, url: str) -> ConnectionFailed:
     lowered = detail.lower()
     if "password authentication failed" in lowered:
         hint = "Check the user and password."
+    elif "role" in lowered and "does not exist" in lowered:
+        hint = "Check the user name in the URL."
     elif "does not exist" in lowered:
         hint = "Check the database name in the URL."
+    elif "not a database" in lowered:
+        hint = "The file is not a SQLite database; check the path."
     elif "unable to open database file" in lowered:
         hint = "Check that the SQLite file exists and is readable."
     else:

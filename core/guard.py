@@ -191,8 +191,12 @@ def _refuse_statement(node: exp.Expression, sql: str) -> None:
         rule, message = _COMMANDS.get(keyword, ("not a query", f"{keyword} is not a SELECT."))
         raise _refuse(rule, message, sql)
     if not isinstance(node, (exp.Select, exp.SetOperation)):
-        name = node.key.upper()
-        raise _refuse("not a query", f"{name} is not a SELECT; only queries may run.", sql)
+        # Name the statement as written: EXPLAIN parses as DESCRIBE, BINLOG as an alias.
+        written = sql.split(None, 1)[0].upper() if sql.split() else node.key.upper()
+        rule, message = _COMMANDS.get(
+            written, ("not a query", f"{written} is not a SELECT; only queries may run.")
+        )
+        raise _refuse(rule, message, sql)
 
 
 def _function_name(node: exp.Func) -> str:
