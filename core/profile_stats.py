@@ -404,6 +404,8 @@ def _guarded(job):
 
 
 SAMPLE_ROWS = 5000
+# Kinds an index orders the way COUNT(DISTINCT) and GROUP BY can use it.
+_INDEX_KINDS = ("integer", "date", "datetime", "boolean")
 # Above this share of distinct values in the sample a column is taken to be unique.
 NEARLY_UNIQUE = 0.98
 
@@ -445,54 +447,54 @@ def table_stats(
     count = max(1, workers or settings.profile_workers)
     dialect = target.dialect
     unique, indexed = index_leaders(target.engine, table)
-    try:
-        by_name = _merge_counts(
-            [
-                (
-                    table.columns,
-                    runner.run(first_pass_sql(table, table.columns, dialect), row_cap=1).rows[0],
-                )
-            ],
-            dialect,
-            set(),
-            unique,
-        )
-        grouped = [
-            c
-            for c in table.columns
-            if c.kind != "binary" and c.name.lower() not in unique and by_name[c.name].non_null > 0
-        ]
-        ratios = _sample_ratios(runner, table, grouped)
-    except QuarryError as exc:
-        stats.error = exc.explanation
-        stats.statements = runner.statements
-        return stats
-
-    # One job per column, chosen by what the column looks like; each job's statements
-    # are separate so that the server gives each grouping its own memory.
-    jobs = {}
-    for column in table.columns:
-        column_stats = by_name[column.name]
-        if column.kind == "binary" or column_stats.non_null == 0:
-            continue
-        if column.name.lower() in unique:
-            jobs[column.name] = lambda c=column, s=column_stats: (
-                s.distinct,
-                _top_after_count(runner, table, c, s),
-            )
-        elif column.name.lower() in indexed and column.kind in (
-            "integer",
-            "date",
-            "datetime",
-            "boolean",
-        ):
-            jobs[column.name] = lambda c=column: _indexed(runner, table, c)
-        elif ratios.get(column.name, 0.0) >= NEARLY_UNIQUE:
-            jobs[column.name] = lambda c=column, s=column_stats: _after_count(runner, table, c, s)
-        else:
-            jobs[column.name] = lambda c=column: _whole_groups(runner, table, c)
+    candidates = [c for c in table.columns if c.kind != "binary" and c.name.lower() not in unique]
+    results: dict[str, tuple] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
-        futures = {name: pool.submit(_guarded, job) for name, job in jobs.items()}
+        # The cheap pass runs beside the groupings that do not need its figures.
+        first = pool.submit(
+            lambda: runner.run(first_pass_sql(table, table.columns, dialect), row_cap=1).rows[0]
+        )
+        try:
+            ratios = _sample_ratios(runner, table, candidates)
+        except QuarryError as exc:
+            stats.error = exc.explanation
+            stats.statements = runner.statements
+            return stats
+        early: dict[str, Callable] = {}
+        later: dict[str, Callable] = {}
+        for column in candidates:
+            if column.name.lower() in indexed and column.kind in _INDEX_KINDS:
+                early[column.name] = lambda c=column: _indexed(runner, table, c)
+            elif ratios.get(column.name, 0.0) >= NEARLY_UNIQUE:
+                later[column.name] = column
+            else:
+                early[column.name] = lambda c=column: _whole_groups(runner, table, c)
+        # Dearest first (most distinct values in the sample), so no worker is left with
+        # a long grouping at the end.
+        order = sorted(early, key=lambda name: -ratios.get(name, 0.0))
+        futures = {name: pool.submit(_guarded, early[name]) for name in order}
+        try:
+            by_name = _merge_counts([(table.columns, first.result())], dialect, set(), unique)
+        except QuarryError as exc:
+            stats.error = exc.explanation
+            stats.statements = runner.statements
+            return stats
+        for column in table.columns:
+            column_stats = by_name[column.name]
+            if column.kind == "binary" or column_stats.non_null == 0:
+                futures.pop(column.name, None)
+            elif column.name.lower() in unique:
+                futures[column.name] = pool.submit(
+                    _guarded,
+                    lambda c=column, s=column_stats: (
+                        s.distinct,
+                        _top_after_count(runner, table, c, s),
+                    ),
+                )
+            elif column.name in later:
+                futures[column.name] = pool.submit(
+                    _guarded, lambda c=column, s=column_stats: _after_count(runner, table, c, s)
+                )
         results = {name: future.result() for name, future in futures.items()}
 
     for column in table.columns:
