@@ -15,6 +15,8 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import random
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -122,12 +124,42 @@ def save(
     *,
     author: str,
     store_url: str | None = None,
+    base: int | None = None,
 ) -> VersionInfo | None:
-    """Save `glossary` as the next version; None when it equals the newest one."""
+    """Save `glossary` as the next version; None when it equals the newest one.
+
+    `base` is the version the edit started from (0 for an empty glossary): when someone
+    saved after it, the save is refused rather than hiding their change.
+    """
     glossary = clean(glossary)
     author = (author or "").strip() or "unknown"
+    try:
+        return _save(connection_name, glossary, author, store_url, base=base)
+    except (sa.exc.IntegrityError, _Moved):
+        # Another session saved the next version first (the version number is unique).
+        raise BadInput(
+            f"Someone saved the glossary of {connection_name} while this one was being edited.",
+            hint="Reload the glossary, make the change again and save.",
+        ) from None
+
+
+class _Moved(Exception):
+    """The newest version is not the one a change was made on."""
+
+
+def _save(
+    connection_name: str,
+    glossary: Glossary,
+    author: str,
+    store_url: str | None,
+    base: int | None = None,
+) -> VersionInfo | None:
+    """Save as the next version; with `base`, only if the newest version is still `base`
+    (0 for none), so that a change made on an older version never hides a newer one."""
     with session_scope(store_url) as session:
         latest = _latest(session, connection_name)
+        if base is not None and (latest.version if latest is not None else 0) != base:
+            raise _Moved()
         previous = _glossary(list(latest.entries)) if latest is not None else Glossary()
         changes = diff(previous, glossary)
         if not changes:
@@ -150,6 +182,46 @@ def save(
         info.entries,
     )
     return info
+
+
+def newest_version(connection_name: str, store_url: str | None = None) -> int:
+    """The number of the newest saved version (0 when none was saved)."""
+    return _newest_version(connection_name, store_url)
+
+
+def _newest_version(connection_name: str, store_url: str | None) -> int:
+    with session_scope(store_url) as session:
+        latest = _latest(session, connection_name)
+        return latest.version if latest is not None else 0
+
+
+def update(
+    connection_name: str,
+    change,
+    *,
+    author: str,
+    store_url: str | None = None,
+    attempts: int = 100,
+) -> VersionInfo | None:
+    """Apply `change` (a function from the newest glossary to the new one) and save it;
+    when another session saves first, read its version and apply the change again."""
+    for attempt in range(attempts):
+        base = _newest_version(connection_name, store_url)
+        current = load(connection_name, version=base or None, store_url=store_url)
+        try:
+            return _save(
+                connection_name,
+                clean(change(current)),
+                (author or "").strip() or "unknown",
+                store_url,
+                base=base,
+            )
+        except (sa.exc.IntegrityError, _Moved):
+            # Back off a little, at random, so that colliding sessions spread out.
+            time.sleep(random.uniform(0, min(0.05, 0.002 * 2 ** min(attempt, 5))))
+    raise BadInput(
+        f"The glossary of {connection_name} kept changing under this edit; try again.",
+    )
 
 
 def history(connection_name: str, *, store_url: str | None = None) -> list[VersionInfo]:

@@ -97,8 +97,8 @@ def _glossary(frames: dict[str, pd.DataFrame]) -> Glossary:
     )
 
 
-def _set_draft(glossary: Glossary) -> None:
-    st.session_state[DRAFT] = {"connection": connection, **_frames(glossary)}
+def _set_draft(glossary: Glossary, version: int | None = None) -> None:
+    st.session_state[DRAFT] = {"connection": connection, "version": version, **_frames(glossary)}
     for key in EDITORS:
         st.session_state.pop(key, None)
 
@@ -107,7 +107,8 @@ def _draft() -> dict[str, pd.DataFrame]:
     draft = st.session_state.get(DRAFT)
     if draft is None or draft.get("connection") != connection:
         try:
-            _set_draft(glossary_store.load(connection))
+            version = glossary_store.newest_version(connection)
+            _set_draft(glossary_store.load(connection, version=version or None), version)
         except Exception as exc:  # the page still profiles when the store is unwell
             st.warning(f"The stored glossary could not be read: {str(exc).splitlines()[0]}")
             _set_draft(Glossary())
@@ -278,7 +279,7 @@ else:
         key="profile_findings",
     )
     if st.button("Add the accepted suggestions to the glossary", icon=":material/playlist_add:"):
-        draft = _glossary({k: v for k, v in _draft().items() if k != "connection"})
+        draft = _glossary({k: v for k, v in _draft().items() if k not in ("connection", "version")})
         accepted = [
             (f, row)
             for f, row in zip(curation.findings, edited.to_dict("records"), strict=True)
@@ -292,7 +293,7 @@ else:
             elif f.column and f.kind != "inconsistent values":
                 source = f.suggestions[0].source if f.suggestions else "curation"
                 draft.meanings.append(ColumnMeaning(f.table, f.column, row["suggestion"], source))
-        _set_draft(draft)
+        _set_draft(draft, st.session_state.get(DRAFT, {}).get("version"))
         st.toast(f"Added {len(accepted)} suggestion(s); review and save the glossary.")
 
 # -- the glossary ------------------------------------------------------------------
@@ -307,12 +308,19 @@ st.caption("Business terms: a phrase analysts use, and the condition it means")
 terms = st.data_editor(draft["terms"], num_rows="dynamic", width="stretch", key=EDITORS[2])
 edited_glossary = _glossary({"meanings": meanings, "synonyms": synonyms, "terms": terms})
 
+team_user = shared.current_user(settings)
 with st.form("profile_save_form", border=False):
-    author = st.text_input("Your name", value=getpass.getuser(), key="profile_author")
+    if team_user is None:
+        author = st.text_input("Your name", value=getpass.getuser(), key="profile_author")
+    else:
+        author = team_user  # in team mode the author is who logged in
+        st.caption(f"Saved as **{team_user}**")
     save = st.form_submit_button("Save the glossary", type="primary", icon=":material/save:")
 if save:
     try:
-        info = glossary_store.save(connection, edited_glossary, author=author)
+        info = glossary_store.save(
+            connection, edited_glossary, author=author, base=draft.get("version")
+        )
     except QuarryError as exc:
         shared.show_error(exc)
     except Exception as exc:  # the edits stay in the editors; nothing is lost
@@ -321,7 +329,7 @@ if save:
         if info is None:
             st.info("Nothing changed since the last version.")
         else:
-            _set_draft(edited_glossary)
+            _set_draft(edited_glossary, info.version)
             st.success(f"Saved version {info.version}: {info.summary}")
 
 left, middle, right = st.columns(3)
@@ -350,7 +358,7 @@ if uploaded is not None and st.button(
     except QuarryError as exc:
         shared.show_error(exc)
     else:
-        _set_draft(imported)
+        _set_draft(imported, st.session_state.get(DRAFT, {}).get("version"))
         st.rerun()
 
 with st.expander("History"):

@@ -68,7 +68,7 @@ def test_team_mode_end_to_end_on_a_mariadb_store(tmp_path, scratch_mysql):
         page.get_by_role("button", name="Log in").click()
         page.get_by_text("Logged in as").wait_for()
         # Navigate inside the session: a fresh page load is a new, logged-out session.
-        page.get_by_role("link", name="Ask").click()
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name="Ask", exact=True).click()
         page.get_by_label("Question").fill("How many customers are there?")
         page.get_by_role("button", name="Ask", exact=True).click()
         page.locator("p:visible", has_text="1 row").first.wait_for()
@@ -83,6 +83,6 @@ def test_team_mode_end_to_end_on_a_mariadb_store(tmp_path, scratch_mysql):
         page.get_by_role("textbox", name="Password").fill("bob-secret-password")
         page.get_by_role("button", name="Log in").click()
         page.get_by_text("Logged in as").wait_for()
-        page.get_by_role("link", name="Ask").click()
+        page.get_by_test_id("stSidebarNav").get_by_role("link", name="Ask", exact=True).click()
         page.get_by_text("No runs yet on this connection.").wait_for()
         assert page.get_by_text("How many customers are there?").count() == 0

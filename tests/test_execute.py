@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import subprocess
@@ -97,7 +98,16 @@ def test_database_errors_say_what_the_server_said(canary):
         run_query(engine, "SELECT * FROM nowhere", server=server, row_cap=1, timeout_s=5)
 
 
-def _restart_mariadb() -> None:
+def _restart_mariadb(server_url: str) -> None:
+    """Restart the local MariaDB: only where it is allowed, since others may share it."""
+    host = sa.engine.make_url(server_url).host or "localhost"
+    allowed = os.environ.get("QUARRY_TEST_RESTART") == "1"
+    need(
+        allowed and host in ("127.0.0.1", "localhost"),
+        "restarting the MariaDB server needs QUARRY_TEST_RESTART=1 (CI sets it) and a server "
+        "on this machine, since others may share it",
+        "QUARRY_REQUIRE_MYSQL",
+    )
     need(
         shutil.which("mariadb-admin") is not None and shutil.which("start-stop-daemon") is not None,
         "cannot restart MariaDB here (no mariadb-admin or start-stop-daemon)",

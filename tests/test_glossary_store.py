@@ -159,3 +159,24 @@ def test_the_cli_uses_the_glossary_stored_for_the_demo(tmp_path):
         env={"QUARRY_DATA_DIR": str(tmp_path), "QUARRY_STORE_URL": f"sqlite:///{tmp_path}/x.db"},
     )
     assert from_file.returncode == 0, from_file.stderr
+
+
+def test_a_save_on_an_old_version_is_refused_not_lost(store):
+    from core.glossary import BusinessTerm
+
+    glossary_store.save(
+        "c", Glossary(terms=[BusinessTerm("a", "x")]), author="ann", store_url=store
+    )
+    base = glossary_store.newest_version("c", store_url=store)
+    glossary_store.save(
+        "c",
+        Glossary(terms=[BusinessTerm("a", "x"), BusinessTerm("b", "y")]),
+        author="bob",
+        store_url=store,
+        base=base,
+    )
+    with pytest.raises(BadInput, match="while this one was being edited"):
+        glossary_store.save(
+            "c", Glossary(terms=[BusinessTerm("c", "z")]), author="ann", store_url=store, base=base
+        )
+    assert {t.term for t in glossary_store.load("c", store_url=store).terms} == {"a", "b"}

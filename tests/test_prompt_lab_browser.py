@@ -162,6 +162,9 @@ def test_write_preview_run_compare_promote_in_chromium(app):
             # promote the better one
             runs.get_by_role("button", name="Promote v2 to Ask").click()
             _wait_idle(page)
+            deadline = time.monotonic() + 30  # the click's rerun may still be saving
+            while prompts.promoted(store_url=store) is None and time.monotonic() < deadline:
+                time.sleep(0.3)
             assert prompts.promoted(store_url=store).label == "v2"
             _tab(page, "Versions")
             expect(page.get_by_text("This version is the one Ask uses.")).to_be_visible(

@@ -83,9 +83,23 @@ def test_an_older_store_is_upgraded_at_start_up(tmp_path):
     database.dispose(url)
 
 
+EDITS = 5  # glossary edits per session; each one is a new version of the whole glossary
+
+
 def _record_many(store_url: str, writers: int = 10, each: int = 50) -> None:
-    from core import history
+    """Ten sessions at once, each saving `each` history rows and EDITS glossary edits."""
+    import dataclasses
+
+    from core import glossary_store, history
     from core.ask import AskResult
+    from core.glossary import BusinessTerm
+
+    def add_term(writer: int, i: int):
+        def change(current):
+            term = BusinessTerm(f"w{writer} t{i}", f"condition {writer}.{i}")
+            return dataclasses.replace(current, terms=[*current.terms, term])
+
+        return change
 
     def work(writer: int) -> None:
         for i in range(each):
@@ -95,15 +109,24 @@ def _record_many(store_url: str, writers: int = 10, each: int = 50) -> None:
                 author=f"user{writer}",
                 store_url=store_url,
             )
+            if i < EDITS:
+                glossary_store.update(
+                    "c", add_term(writer, i), author=f"user{writer}", store_url=store_url
+                )
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=writers) as pool:
         list(pool.map(work, range(writers)))
 
 
 def _assert_all_rows(store_url: str, writers: int = 10, each: int = 50) -> None:
+    from core import glossary_store
+
     with database.session_scope(store_url) as session:
         questions = set(session.scalars(sa.select(QueryRun.question)))
     assert questions == {f"w{w} q{i}" for w in range(writers) for i in range(each)}
+    terms = {t.term for t in glossary_store.load("c", store_url=store_url).terms}
+    assert terms == {f"w{w} t{i}" for w in range(writers) for i in range(EDITS)}
+    assert len(glossary_store.history("c", store_url=store_url)) == writers * EDITS
 
 
 def test_ten_writers_at_once_on_sqlite(tmp_path):
