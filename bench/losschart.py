@@ -14,12 +14,16 @@ import argparse
 import gc
 import io
 import json
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
-from core.losscurves import loss_chart
-from core.losslog import read_run
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.losscurves import loss_chart  # noqa: E402
+from core.losslog import read_run  # noqa: E402
 
 SPIKE_AT = 654_321
 
