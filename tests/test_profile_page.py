@@ -10,6 +10,7 @@ from streamlit.testing.v1 import AppTest
 from core import glossary_store
 from tests.apptest import click, start
 from tests.browser import ARTIFACTS, chromium_page, running_app
+from tests.conftest import ROOT
 
 STORE = "quarry.db"
 
@@ -103,3 +104,19 @@ def test_the_page_in_a_real_browser(tmp_path):
         page.wait_for_timeout(800)
         page.screenshot(path=str(ARTIFACTS / "profile-findings.png"), full_page=False)
         assert page.get_by_text("Traceback").count() == 0
+
+
+@pytest.mark.mysql
+def test_the_page_profiles_chinook_in_mariadb(app_env, chinook_url):
+    app_env.write_text(f'[connections.chinook]\nurl = "{chinook_url}"\n')
+    at = start()
+    at.sidebar.selectbox(key="connection_name").select("chinook")
+    at.run()
+    at.switch_page(str(ROOT / "pages/profile.py"))
+    at.run()
+    click(at, "Profile all tables")
+    overview = at.dataframe[0].value.set_index("table")
+    assert {"Album", "Artist", "Track", "Invoice"} <= set(overview.index)
+    assert overview.loc["Track", "rows"] == 3503
+    findings = at.get("data_editor")[0].value
+    assert "ambiguous name" in set(findings["kind"]), "Name stands in five tables"
