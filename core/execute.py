@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,6 +27,9 @@ logger = logging.getLogger(__name__)
 _MYSQL_TIMEOUT_CODES = {1969, 3024}  # MariaDB max_statement_time, MySQL max_execution_time
 _MYSQL_CONNECTION_CODES = {2003, 2006, 2013, 2055}
 _MYSQL_READ_ONLY_CODES = {1792, 1290}
+
+
+STREAM_BATCH = 10_000
 
 
 @dataclasses.dataclass
@@ -109,11 +113,15 @@ def run_query(
     server: ServerInfo,
     row_cap: int,
     timeout_s: float,
+    consume: Callable[[list[tuple[Any, ...]]], None] | None = None,
 ) -> QueryResult:
     """Run `sql` (already checked by the guard) and fetch at most `row_cap` rows.
 
     Raises QueryTimeout, QueryFailed or ConnectionFailed; never returns a
     partial success. ``truncated`` is set when more than `row_cap` rows exist.
+    With `consume`, every row is streamed to it in batches instead and none is
+    kept: Quarry's own statistics read results larger than any row cap that way,
+    in constant memory.
     """
     started = time.perf_counter()
     url = engine.url.render_as_string(hide_password=False)
@@ -136,7 +144,12 @@ def run_query(
         columns = list(result.keys()) if result.returns_rows else []
         description = result.cursor.description if result.returns_rows else None
         codes = [d[1] for d in description] if description and backend == "mysql" else []
-        rows = [tuple(r) for r in result.fetchmany(row_cap + 1)] if result.returns_rows else []
+        if consume is not None and result.returns_rows:
+            while batch := result.fetchmany(STREAM_BATCH):
+                consume([tuple(r) for r in batch])
+            rows = []
+        else:
+            rows = [tuple(r) for r in result.fetchmany(row_cap + 1)] if result.returns_rows else []
         truncated = len(rows) > row_cap
         if truncated:
             rows = rows[:row_cap]

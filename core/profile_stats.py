@@ -1,32 +1,33 @@
 """Column statistics computed in the database: exact, without loading the table.
 
-For each table two rounds of statements run, each checked by the guard and
-run read-only and time-limited by ``core.execute``:
+Every statement is checked by the guard and run read-only and time-limited by
+``core.execute``; they run on ``profile_workers`` connections at once:
 
-1. counting: the row count and, per column, the non-null count, minimum,
-   maximum and distinct count. The columns are split over
-   ``profile_workers`` statements that run on as many connections at once,
-   each one pass over the table;
-2. top values: one grouped statement per column that has repeated values,
-   grouped in memory when it has few distinct values and by sorting when it
-   has many (keeping only values that repeat, so the sort's result stays
-   small); a column whose values are all distinct needs only its first ten.
+- one cheap pass: the row count and, per column, the non-null count, minimum
+  and maximum;
+- a sample of the first rows, to tell the columns that look unique;
+- per column, one grouping chosen by what the column looks like: a column the
+  schema declares unique needs none (any ten values are its top ten); a column
+  leading an index is counted and grouped along the index; a column of few
+  values is grouped whole, which gives its distinct count and top values
+  together; a column of many values is grouped by sorting and only the values
+  that repeat are sent back, from which its distinct count follows (every other
+  value occurs once) and its top values are read.
 
-What makes this cheaper than one ``COUNT(DISTINCT …)`` of every column
-(``bench/profile.py`` measures it): a column the schema declares unique (a
-single-column primary key or unique index) is not counted at all; the
-counting runs on several cores instead of one; the top values of a column
-are looked for only where the counts say values repeat; and on MySQL/MariaDB
-text is compared by its bytes, which is cheaper than collation-aware
-comparison and is what curation needs anyway: 'tx', 'tx ' and 'TX' are one
-value to a case-insensitive, trailing-space-blind collation, and three to us
-(and to pandas).
+That is cheaper than one ``COUNT(DISTINCT …)`` of every column
+(``bench/profile.py`` measures both), though it also gives top values: no
+column is counted twice, the work spreads over several cores, and on
+MySQL/MariaDB text is grouped by its bytes, which is cheaper than
+collation-aware comparison and is what curation needs anyway: 'tx', 'tx ' and
+'TX' are one value to a case-insensitive, trailing-space-blind collation, and
+three to us (and to pandas).
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import heapq
 import logging
 import re
 import threading
@@ -204,38 +205,18 @@ def grouped_sql(
     return f"SELECT v, n, COUNT(*) OVER () AS d FROM ({inner}) AS g ORDER BY n DESC, v LIMIT {top}"
 
 
-def _width(column: Column, distinct: set[str]) -> int:
-    return 1 + (2 if column.kind in _ORDERED_KINDS else 0) + (1 if column.name in distinct else 0)
-
-
-def _chunks(columns: list[Column], distinct: set[str], parts: int) -> list[list[Column]]:
-    """Columns split into `parts` statements of about equal work, none too wide.
-
-    Counting distinct values is the dear part, so those columns are dealt out
-    in turn; the cheap aggregates of the other columns ride along.
-    """
-    parts = max(1, parts)
-    heavy = [c for c in columns if c.name in distinct]
-    light = [c for c in columns if c.name not in distinct]
-    chunks: list[list[Column]] = [[] for _ in range(min(parts, max(1, len(heavy))))]
-    for i, column in enumerate(heavy):
-        chunks[i % len(chunks)].append(column)
-    for i, column in enumerate(light):
-        chunks[i % len(chunks)].append(column)
-    out: list[list[Column]] = []
-    for chunk in chunks:
-        current: list[Column] = []
-        size = 1
-        for column in chunk:
-            width = _width(column, distinct)
-            if size + width > MAX_SELECT_ITEMS and current:
-                out.append(current)
-                current, size = [], 1
-            current.append(column)
-            size += width
-        if current:
-            out.append(current)
-    return out
+def _chunks(columns: list[Column]) -> list[list[Column]]:
+    """Columns split so that no first-pass statement has too many result columns."""
+    chunks: list[list[Column]] = [[]]
+    size = 1
+    for column in columns:
+        width = 3 if column.kind in _ORDERED_KINDS else 1
+        if size + width > MAX_SELECT_ITEMS and chunks[-1]:
+            chunks.append([])
+            size = 1
+        chunks[-1].append(column)
+        size += width
+    return chunks
 
 
 def index_leaders(engine: sa.Engine, table: Table) -> tuple[set[str], set[str]]:
@@ -285,7 +266,7 @@ class _Runner:
         self.statements = 0
         self._lock = threading.Lock()
 
-    def run(self, sql: str, row_cap: int = TOP_VALUES) -> QueryResult:
+    def run(self, sql: str, row_cap: int = TOP_VALUES, consume=None) -> QueryResult:
         checked = check_sql(sql, self.target.schema, dialect=self.target.dialect, row_cap=row_cap)
         with self._lock:
             self.statements += 1
@@ -295,12 +276,8 @@ class _Runner:
             server=self.target.server,
             row_cap=row_cap,
             timeout_s=self.settings.profile_timeout_s,
+            consume=consume,
         )
-
-
-def _count(runner: _Runner, table: Table, chunk: list[Column], distinct: set[str]) -> tuple:
-    sql = first_pass_sql(table, chunk, runner.target.dialect, distinct=distinct)
-    return chunk, runner.run(sql, row_cap=1).rows[0]
 
 
 # A column expected to hold few values is grouped whole: up to this many groups
@@ -426,12 +403,52 @@ def _sample_ratios(runner: _Runner, table: Table, columns: list[Column]) -> dict
     return ratios
 
 
-def _after_count(runner: _Runner, table: Table, column: Column, stats: ColumnStats):
-    """A column that looks unique: count its values first, group only if they repeat."""
+# A repeated-values statement reads at most this many groups; more than that (only
+# in tables of tens of millions of rows) and the distinct count is asked for apart.
+MAX_REPEATS = 5_000_000
+
+
+def _repeats(runner: _Runner, table: Table, column: Column, stats: ColumnStats):
+    """A column with many values: one grouping that sends only the values that repeat.
+
+    Every value not sent occurs once, so the distinct count is the non-null count less
+    what the repeats add beyond one each, and the top values are the most repeated:
+    no COUNT(DISTINCT …) pass is needed. Grouping is by sorting, whose cost stays
+    bounded however many values there are.
+    """
     dialect = runner.target.dialect
-    distinct = int(runner.run(_distinct_sql(table, column, dialect), row_cap=1).rows[0][0])
-    stats.distinct = distinct
-    return distinct, _top_after_count(runner, table, column, stats)
+    key = _group_key(column, dialect)
+    hint = "SQL_BIG_RESULT " if dialect == "mysql" else ""
+    sql = (
+        f"SELECT {hint}{key} AS v, COUNT(*) AS n FROM {_source(table, dialect)} "
+        f"WHERE {_not_null(column, dialect)} GROUP BY {key} HAVING COUNT(*) > 1"
+    )
+    extra = 0
+    heap: list[tuple[int, Any]] = []
+
+    def consume(batch: list[tuple[Any, ...]]) -> None:
+        nonlocal extra
+        for value, n in batch:
+            extra += int(n) - 1
+            heap.append((-int(n), value))
+        if len(heap) > 4 * TOP_VALUES:
+            heap[:] = heapq.nsmallest(TOP_VALUES, heap, key=_heap_key)
+
+    runner.run(sql, row_cap=MAX_REPEATS, consume=consume)
+    top = [(v, -n) for n, v in heapq.nsmallest(TOP_VALUES, heap, key=_heap_key)]
+    stats.distinct = stats.non_null - extra
+    if len(top) < TOP_VALUES:
+        seen = {v for v, _ in top}
+        wanted = TOP_VALUES + len(top)
+        more = runner.run(_some_values_sql(table, column, dialect, wanted), row_cap=wanted).rows
+        top += [(v, 1) for (v,) in more if v not in seen][: TOP_VALUES - len(top)]
+    return stats.distinct, top
+
+
+def _heap_key(item: tuple[int, Any]) -> tuple:
+    # Most frequent first, then by value, as ORDER BY n DESC, v would; None sorts first.
+    n, value = item
+    return (n, value is not None, value)
 
 
 def table_stats(
@@ -451,9 +468,15 @@ def table_stats(
     results: dict[str, tuple] = {}
     with concurrent.futures.ThreadPoolExecutor(max_workers=count) as pool:
         # The cheap pass runs beside the groupings that do not need its figures.
-        first = pool.submit(
-            lambda: runner.run(first_pass_sql(table, table.columns, dialect), row_cap=1).rows[0]
-        )
+        first = [
+            (
+                chunk,
+                pool.submit(
+                    lambda c=chunk: runner.run(first_pass_sql(table, c, dialect), row_cap=1).rows[0]
+                ),
+            )
+            for chunk in _chunks(table.columns)
+        ]
         try:
             ratios = _sample_ratios(runner, table, candidates)
         except QuarryError as exc:
@@ -474,7 +497,9 @@ def table_stats(
         order = sorted(early, key=lambda name: -ratios.get(name, 0.0))
         futures = {name: pool.submit(_guarded, early[name]) for name in order}
         try:
-            by_name = _merge_counts([(table.columns, first.result())], dialect, set(), unique)
+            by_name = _merge_counts(
+                [(chunk, future.result()) for chunk, future in first], dialect, set(), unique
+            )
         except QuarryError as exc:
             stats.error = exc.explanation
             stats.statements = runner.statements
@@ -493,7 +518,7 @@ def table_stats(
                 )
             elif column.name in later:
                 futures[column.name] = pool.submit(
-                    _guarded, lambda c=column, s=column_stats: _after_count(runner, table, c, s)
+                    _guarded, lambda c=column, s=column_stats: _repeats(runner, table, c, s)
                 )
         results = {name: future.result() for name, future in futures.items()}
 
