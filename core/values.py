@@ -131,3 +131,18 @@ def csv_bytes(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> bytes:
     for row in rows:
         writer.writerow([_csv_value(v) for v in row])
     return buffer.getvalue().encode("utf-8")
+
+
+def metric_text(value: Any) -> str:
+    """One number as a person reads it: 1,100 · 5,571,504.23 · 5.652 · —."""
+    if value is None or (isinstance(value, float) and value != value):
+        return "—"
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if number.is_integer() and abs(number) < 1e15:
+        return f"{int(number):,}"
+    if abs(number) >= 1000:
+        return f"{number:,.2f}"
+    return f"{number:,.4g}"

@@ -10,7 +10,7 @@ from core.ambiguity import QuestionCheck, check_target, rewrite
 from core.ask import AskResult, ask, run_sql
 from core.charts import build_figure, choose_chart
 from core.errors import QuarryError
-from core.values import csv_bytes, display_frame
+from core.values import csv_bytes, display_frame, metric_text
 from pages import shared
 
 settings = shared.start()
@@ -190,13 +190,7 @@ def _show_rows(result: AskResult) -> None:
         return
     choice = choose_chart(frame)
     if choice.kind == "metric":
-        value = frame.iloc[0, 0]
-        shown = (
-            f"{value:,.4g}"
-            if isinstance(value, float) and not value.is_integer()
-            else (f"{int(value):,}" if pd.notna(value) else "—")
-        )
-        st.metric(str(frame.columns[0]), shown)
+        st.metric(str(frame.columns[0]), metric_text(frame.iloc[0, 0]))
     else:
         figure = build_figure(frame, choice)
         if figure is not None:

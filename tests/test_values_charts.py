@@ -82,3 +82,14 @@ def test_many_categories_show_the_top_bars():
     frame = display_frame(["c", "n"], rows)
     figure = build_figure(frame, choose_chart(frame))
     assert len(figure.data[0].x) == 50 and "top 50 of 80" in figure.layout.title.text
+
+
+@pytest.mark.parametrize(
+    "value, text",
+    [(1100, "1,100"), (5571504.23, "5,571,504.23"), (5.651942, "5.652"), (None, "—"),
+     (float("nan"), "—"), (decimal.Decimal("2.50"), "2.5"), (0.000123, "0.000123")],
+)
+def test_a_metric_reads_as_a_person_writes_it(value, text):
+    from core.values import metric_text
+
+    assert metric_text(value) == text
