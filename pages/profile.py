@@ -167,7 +167,7 @@ else:
                 "keys": ", ".join(t.primary_key)
                 + (f" · {len(t.foreign_keys)} FK" if t.foreign_keys else ""),
                 "findings": len(curation.for_table(t.name)),
-                "problem": by_table[t.name].error if t.name in by_table else "",
+                "problem": (by_table[t.name].error or "") if t.name in by_table else "",
             }
             for t in target.schema.main_tables
         ]
