@@ -273,11 +273,11 @@ else:
             "when": [r.created_at for r in runs],
             "question": [r.question or "(SQL)" for r in runs],
             "status": [r.status for r in runs],
-            "rows": [r.row_count for r in runs],
+            "rows": pd.array([r.row_count for r in runs], dtype="Int64"),
             "ms": [round(r.duration_ms) for r in runs],
             "engine": [r.engine for r in runs],
             "good": [r.marked_good for r in runs],
-            "sql": [r.sql for r in runs],
+            "sql": [r.sql or "" for r in runs],
         }
     )
     picked = st.dataframe(
