@@ -464,6 +464,9 @@ def _mark_epochs(figure: go.Figure, run: Run, axis: _Axis, notes: list[str], sev
         ],
     )
     if every > 1:
-        notes.append(f"Every {every}th of {len(marks)} epoch boundaries is marked.")
+        notes.append(
+            f"One in {every} of the {len(marks)} epoch boundaries is marked, to keep the chart "
+            "readable."
+        )
     if several:
         notes.append(f"Epoch lines are those of {_label(run)}.")
