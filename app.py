@@ -15,7 +15,6 @@ from pages import shared
 st.set_page_config(page_title="Quarry", page_icon=":material/database:", layout="wide")
 
 settings = shared.start()
-shared.require_login(settings)
 
 # Absolute paths, so the router also works when a test runs it from another folder.
 PAGES_DIR = Path(__file__).resolve().parent / "pages"
@@ -27,6 +26,7 @@ PAGES = [
     st.Page(PAGES_DIR / "training.py", title="Training", icon=":material/model_training:"),
 ]
 
+shared.require_login(settings, PAGES)
 navigation = st.navigation(PAGES)
 shared.connection_picker(settings)
 shared.logout_button(settings)

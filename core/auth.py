@@ -10,6 +10,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import re
+import threading
+import time
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -53,8 +55,38 @@ def add_user(
     logger.info("User %s %s", name, "reset" if reset else "added")
 
 
+MAX_FAILURES = 5
+LOCKOUT_S = 300.0
+_failures: dict[str, list[float]] = {}
+_failures_lock = threading.Lock()
+
+
+def locked_out(name: str) -> float:
+    """Seconds until `name` may try again after too many wrong passwords (0: now)."""
+    now = time.monotonic()
+    with _failures_lock:
+        recent = [t for t in _failures.get(name.lower(), []) if now - t < LOCKOUT_S]
+        _failures[name.lower()] = recent
+        if len(recent) < MAX_FAILURES:
+            return 0.0
+        return LOCKOUT_S - (now - recent[0])
+
+
+def _failed(name: str) -> None:
+    with _failures_lock:
+        _failures.setdefault(name.lower(), []).append(time.monotonic())
+
+
 def verify(name: str, password: str, *, store_url: str | None = None) -> bool:
-    """True when `password` is `name`'s; the stored hash is upgraded if its cost is old."""
+    """True when `password` is `name`'s; the stored hash is upgraded if its cost is old.
+
+    After MAX_FAILURES wrong passwords within LOCKOUT_S a name is refused, right
+    password or not, until the oldest failure ages out: guessing takes hours, not
+    minutes.
+    """
+    if locked_out(name):
+        logger.info("Login for %s refused: too many failures", name)
+        return False
     with session_scope(store_url) as session:
         user = session.scalars(sa.select(User).where(User.name == name)).first()
         stored = user.password_hash if user is not None else _DUMMY_HASH
@@ -62,6 +94,7 @@ def verify(name: str, password: str, *, store_url: str | None = None) -> bool:
             _hasher.verify(stored, password or "")
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             logger.info("Failed login for %s", name if user is not None else "an unknown user")
+            _failed(name)
             return False
         if user is None:
             return False

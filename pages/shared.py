@@ -301,6 +301,12 @@ def _login_form(settings: Settings) -> None:
         password = st.text_input("Password", type="password", key="login_password")
         submitted = st.form_submit_button("Log in", type="primary")
     if submitted:
+        wait = auth.locked_out(name.strip())
+        if wait:
+            st.error(
+                f"Too many wrong passwords for this user; try again in {wait / 60:.0f} minutes."
+            )
+            return
         if auth.verify(name.strip(), password, store_url=settings.store_url):
             st.session_state[USER_KEY] = name.strip()
             st.session_state.pop("login_password", None)
@@ -310,13 +316,18 @@ def _login_form(settings: Settings) -> None:
         st.info("No users yet: an administrator adds one with `python -m core add-user NAME`.")
 
 
-def require_login(settings: Settings) -> str | None:
-    """In team mode, show the login screen and stop until someone has logged in."""
+def require_login(settings: Settings, pages: list | None = None) -> str | None:
+    """In team mode, show the login screen and stop until someone has logged in.
+
+    The router's pages are registered but hidden meanwhile, so no page list shows.
+    """
     if not settings.team_mode:
         return None
     user = current_user(settings)
     if user:
         return user
+    if pages:
+        st.navigation(pages, position="hidden")
     if _oidc_configured():
         st.title("Quarry")
         st.caption("This deployment is shared by a team; log in to continue.")

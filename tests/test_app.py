@@ -137,6 +137,32 @@ def test_team_mode_asks_for_a_login_and_keeps_history_per_user(app_env, monkeypa
     assert bob.text_input(key="login_name") is not None
 
 
+def test_repeated_wrong_passwords_lock_the_name_for_a_while(app_env, monkeypatch):
+    from core import auth
+    from db.database import upgrade_to_head
+
+    monkeypatch.setenv("QUARRY_TEAM_MODE", "1")
+    monkeypatch.setattr(auth, "_failures", {})
+    store = f"sqlite:///{app_env.parent / 'data' / 'quarry.db'}"
+    upgrade_to_head(store)
+    auth.add_user("cy", "cy-password-1", store_url=store)
+
+    def log_in(at, password):
+        at.text_input(key="login_name").input("cy")
+        at.text_input(key="login_password").input(password)
+        next(b for b in at.button if b.label == "Log in").click()
+        at.run()
+        return " ".join(e.value for e in at.error)
+
+    at = start()
+    for _ in range(auth.MAX_FAILURES):
+        assert "Wrong user name or password" in log_in(at, "guess")
+    assert "Too many wrong passwords" in log_in(at, "cy-password-1")
+    assert not at.sidebar.selectbox, "still locked out: the right password does not open it"
+    assert not auth.verify("cy", "cy-password-1", store_url=store)
+    assert auth.verify("bob", "x", store_url=store) is False and not auth.locked_out("bob")
+
+
 def test_adding_a_malformed_connection_says_what_is_wrong(app_env):
     at = start()
     fields = list(at.sidebar.text_input)
