@@ -9,11 +9,10 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import finetune, history, training_runs
+from core import evalsets, finetune, history, readings, training_runs
 from core.diagnose import Diagnosis, diagnose
 from core.errors import LogFormatError, QuarryError
 from core.generate_sql import make_client
-from core.glossary import Glossary
 from core.losscurves import AXES, DEFAULT_SMOOTHING, loss_chart, schedule_chart
 from core.losslog import ColumnChoice, read_run, table_columns
 from core.lossrun import Run
@@ -79,7 +78,12 @@ def _read(source: bytes | str, name: str, columns: dict[str, str] | None = None)
 
 def _import_section() -> None:
     st.subheader("Import a run")
-    ways = ["Upload", "Path"] + (["OpenAI job"] if settings.has_model else [])
+    # A path reads the server's disk: fine on one's own laptop, not for a team's users.
+    ways = (
+        ["Upload"]
+        + ([] if settings.team_mode else ["Path"])
+        + (["OpenAI job"] if settings.has_model else [])
+    )
     way = st.segmented_control("From", ways, default="Upload", key="training_from", required=True)
     if way == "Upload":
         upload = st.file_uploader(
@@ -452,9 +456,20 @@ def _data_tab() -> None:
         "the assistant message the SQL. Every SQL is checked and run; only those that return "
         "rows are kept."
     )
+    try:
+        stored_sets = [s for s in evalsets.sets() if s.cases]
+    except Exception as exc:
+        _store_failed(exc, "Reading the eval sets")
+        stored_sets = []
     with st.form("training_data_form"):
+        chosen_sets = st.multiselect(
+            "Eval sets from the Prompt lab",
+            stored_sets,
+            format_func=lambda s: f"{s.name} ({s.cases} cases)",
+            key="training_sets",
+        )
         cases_file = st.file_uploader(
-            "Eval set (optional): JSONL lines of {id, question, sql}", key="training_cases"
+            "Or an eval set file: JSONL lines of {id, question, sql}", key="training_cases"
         )
         use_history = st.checkbox(
             f"Ask runs marked good on this connection ({len(good)})", value=bool(good)
@@ -487,16 +502,30 @@ def _data_tab() -> None:
             "Build training data", type="primary", icon=":material/build:"
         )
     if built:
-        _build(target, cases_file, good if use_history else [], use_synthetic, paraphrases, share)
+        stored = [c.to_json() for chosen in chosen_sets for c in evalsets.cases(chosen.id) if c.sql]
+        _build(
+            target,
+            cases_file,
+            stored,
+            good if use_history else [],
+            use_synthetic,
+            paraphrases,
+            share,
+            readings.connection_glossary(connection),
+        )
     data: TrainingData | None = st.session_state.get(DATA)
     if data is not None:
         _data_summary(data)
 
 
-def _build(target, cases_file, good, use_synthetic: bool, paraphrases: int, share: float) -> None:
+def _build(
+    target, cases_file, stored, good, use_synthetic: bool, paraphrases: int, share: float, glossary
+) -> None:
     with st.status("Building training data…", expanded=False) as status:
         try:
-            cases = read_cases(cases_file.getvalue(), cases_file.name) if cases_file else []
+            cases = list(stored)
+            if cases_file:
+                cases += read_cases(cases_file.getvalue(), cases_file.name)
             data = build_training_data(
                 target,
                 settings,
@@ -505,8 +534,8 @@ def _build(target, cases_file, good, use_synthetic: bool, paraphrases: int, shar
                 synthetic=use_synthetic,
                 paraphrases=int(paraphrases),
                 client=make_client(settings) if paraphrases else None,
-                # The glossary store arrives with the Profile page; until then none is applied.
-                glossary=Glossary(),
+                # the connection's glossary, as Ask would send it with each question
+                glossary=glossary,
                 validation_share=share,
                 progress=lambda text: status.update(label=text[:120]),
             )

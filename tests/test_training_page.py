@@ -240,6 +240,36 @@ def test_training_data_from_the_demo_downloads_as_chat_jsonl(env: str) -> None:
     assert _charts(at)[0]["data"][0]["name"] == "train"  # the spread over tables
 
 
+def test_a_stored_eval_set_and_the_glossary_reach_the_training_data(env: str) -> None:
+    from core import evalsets, glossary_store
+    from core.glossary import ColumnMeaning, Glossary
+    from db import database
+
+    database.upgrade_to_head(env)
+    made = evalsets.create_set("plans", store_url=env)
+    evalsets.add_case(
+        made.id,
+        "Which plans promise the most?",
+        "SELECT plan_nm FROM plans ORDER BY sla_pct DESC",
+        store_url=env,
+    )
+    evalsets.add_case(made.id, "Is this vague?", ambiguous=True, store_url=env)  # no SQL: skipped
+    meaning = ColumnMeaning("plans", "term_mo", "contract length in months, say the analysts")
+    glossary_store.save("demo", Glossary(meanings=[meaning]), author="ann", store_url=env)
+
+    at = _page("Training data")
+    at.multiselect(key="training_sets").select(evalsets.sets(store_url=env)[0])
+    _button(at, "Build training data").click()
+    at.run()
+
+    assert not at.exception and not at.error
+    data = at.session_state["training_data"]
+    from_set = [e for e in data.examples if e.source == "eval set"]
+    assert [e.question for e in from_set] == ["Which plans promise the most?"]
+    system = from_set[0].messages[0]["content"]
+    assert "contract length in months, say the analysts" in system
+
+
 def test_a_bad_eval_set_upload_is_explained(env: str, tmp_path: Path) -> None:
     at = _page("Training data")
     at.file_uploader(key="training_cases").set_value(
