@@ -21,6 +21,7 @@ from typing import Any
 from core import offline_engine
 from core.context import SchemaContext, select_context
 from core.errors import (
+    BadInput,
     ConnectionFailed,
     Declined,
     ModelUnavailable,
@@ -43,6 +44,7 @@ from core.tokens import count_tokens
 logger = logging.getLogger(__name__)
 
 ENGINES = ("offline", "openai")
+MAX_QUESTION = 1000  # characters; a longer text is a document, not a question
 
 _STATUS = (
     (Declined, "declined"),
@@ -194,6 +196,14 @@ def ask(
     cap = row_cap or settings.row_limit
     label = engine if engine == "offline" else f"openai:{model or settings.model}"
     result = AskResult(question=question, engine=label, row_cap=cap)
+    if len(question) > MAX_QUESTION:
+        return result.fail(
+            BadInput(
+                f"The question is {len(question):,} characters long; Quarry reads questions "
+                f"of up to {MAX_QUESTION:,}.",
+                hint="Ask it in fewer words, or write the SQL yourself.",
+            )
+        )
     try:
         if engine == "offline":
             _ask_offline(result, target, settings, glossary, cap)
@@ -201,6 +211,14 @@ def ask(
             _ask_model(result, target, settings, glossary, template, examples, client, model, cap)
     except QuarryError as exc:
         result.fail(exc)
+    except RecursionError:
+        # A question (or a model's SQL) nested beyond what the parser can follow.
+        result.fail(
+            BadInput(
+                "The question or its SQL is nested too deeply to read.",
+                hint="Ask it in simpler parts.",
+            )
+        )
     result.duration_ms = (time.perf_counter() - started) * 1000
     logger.info(
         "Asked %r with %s: %s, %d rows in %.0f ms",

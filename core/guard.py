@@ -468,6 +468,19 @@ def _as_written(text: str, tokens, dialect: str, respell: dict[str, str], count:
     return edited
 
 
+def _parse_detail(exc: ParseError) -> str:
+    """Where the parser stopped, in words a user can act on (not its internal classes)."""
+    if not exc.errors:
+        return "it is not valid SQL"
+    error = exc.errors[0]
+    near = (error.get("highlight") or "").strip()
+    where = f"line {error.get('line')}, column {error.get('col')}"
+    description = error.get("description") or ""
+    if "<class" in description or "Required keyword" in description:
+        description = "unexpected syntax"
+    return f"{description} near {where}" + (f" ('{near}')" if near else "")
+
+
 def check_sql(
     sql: str,
     schema: Schema | None,
@@ -497,9 +510,13 @@ def check_sql(
     keyword = _statement_keyword(tokens)
     try:
         statements = [s for s in sqlglot.parse(text, dialect=dialect) if s is not None]
+    except RecursionError:
+        raise _refuse(
+            "parse", "The SQL is nested too deeply to check.", text, hint="Simplify the query."
+        ) from None
     except ParseError as exc:
         _refuse_by_keyword(keyword, text, tokens)
-        detail = exc.errors[0]["description"] if exc.errors else str(exc)
+        detail = _parse_detail(exc)
         raise _refuse(
             "parse",
             f"The SQL could not be parsed: {detail}.",
