@@ -184,6 +184,10 @@ _CODE_ITEM = re.compile(r"^\s*([A-Za-z0-9_]{1,12})\s+(?:=\s*)?(.+?)\s*$")
 
 
 _UNIT_CUT = ("in", "as", "per", "from")
+# Last words of an identifier that say what kind of value it is, not what it is about.
+_UNIT_WORDS = frozenset(
+    "amt amount cd code nm name dt date flg flag typ type no num nbr qty pct hrs id".split()
+)
 _GENERIC_TAILS = ("code", "type", "name", "number", "flag", "identifier", "id", "kind", "class")
 
 
@@ -281,6 +285,9 @@ def build_lexicon(
                     lexicon.add(rest, c_el, 0.8, "name")
             if len(own) > 1 and own[-1] != "id":
                 lexicon.add(own[-1:], c_el, 0.5, "head")
+            if len(own) == 2 and own[1] in _UNIT_WORDS and own[0] not in STOPWORDS:
+                # "mrc" for mrc_amt: the thing measured, its unit word left off
+                lexicon.add(own[:1], c_el, 0.5, "head")
             expanded = _expanded(c_words)
             if len(expanded) > 1 and expanded[-1] not in ("id", "identifier"):
                 lexicon.add(expanded[-1:], c_el, 0.5, "head")

@@ -39,6 +39,7 @@ from core.schema import Column, Schema, Table
 from core.value_index import ValueHit, ValueIndex
 
 ENGINE_NAME = "offline"
+MAX_FILTERS = 6
 
 _AGGREGATES = {
     "total": "SUM",
@@ -406,6 +407,7 @@ class _Reader:
                 consumed.update(range(m.start, m.end))
                 if m.source == "glossary":
                     consumed.update(self._meaning_neighbours(m, flt))
+        frame.filters = _merge_filters(frame.filters)
         frame.years = self._years(frame, consumed)
 
         columns: list[tuple[Mention, tuple[str, str]]] = []
@@ -857,6 +859,24 @@ class _Reader:
         if chosen:
             return list(dict.fromkeys(chosen))
         return [(frame.subject.name, c.name) for c in label_columns(frame.subject)]
+
+
+def _merge_filters(filters: list[_Filter]) -> list[_Filter]:
+    """Values of one column are alternatives: "from Brazil and Canada" is either one
+    (both at once matches nothing)."""
+    merged: dict[tuple[str, str], _Filter] = {}
+    for flt in filters:
+        key = (flt.table, flt.column)
+        if key in merged and flt.values and merged[key].values:
+            merged[key].values = list(dict.fromkeys(merged[key].values + flt.values))
+        else:
+            merged.setdefault(key, flt)
+    if len(merged) > MAX_FILTERS:
+        raise Declined(
+            f"The question filters on {len(merged)} columns; the offline engine "
+            f"reads up to {MAX_FILTERS}."
+        )
+    return list(merged.values())
 
 
 def _words(name: str) -> list[str]:
