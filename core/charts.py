@@ -100,7 +100,11 @@ def build_figure(frame: pd.DataFrame, choice: ChartChoice) -> go.Figure | None:
         shown = data
         if len(data) > MAX_BARS:
             shown = data.nlargest(MAX_BARS, choice.y)
-        figure = go.Figure(go.Bar(x=shown[choice.x].astype(str), y=shown[choice.y]))
+        labels = shown[choice.x].astype(str)
+        # Two rows with one label would be drawn as one summed bar: number the repeats.
+        repeat = labels.groupby(labels).cumcount()
+        labels = labels.where(repeat == 0, labels + " (" + (repeat + 1).astype(str) + ")")
+        figure = go.Figure(go.Bar(x=labels, y=shown[choice.y]))
         title = f"{choice.y} by {choice.x}"
         if len(shown) < len(data):
             title += f" (top {len(shown)} of {len(data)})"

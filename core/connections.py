@@ -301,7 +301,11 @@ _MYSQL_CONNECT_ERRORS = {
     1049: ("The database does not exist on this server.", "Check the database name in the URL."),
     2003: ("The server did not answer.", "Check host and port, and that the server is running."),
     2005: ("The server's host name could not be resolved.", "Check the host in the URL."),
-    2013: ("The connection to the server was lost.", "Try again; check the server's health."),
+    2013: (
+        "The connection to the server was lost, or it did not answer in time.",
+        "Check host and port, that the server is running, and that no firewall drops "
+        "the connection; then try again.",
+    ),
 }
 
 

@@ -20,6 +20,7 @@ RESULT = "ask_result"
 RUN_ID = "ask_run_id"
 SQL_EDIT = "ask_sql_edit"
 SQL_NEXT = "ask_sql_next"
+RESULT_OF = "ask_result_connection"
 ENGINE = "ask_engine"
 CLARIFY = "ask_clarify"
 OFFLINE = "Offline engine"
@@ -36,6 +37,7 @@ user = shared.current_user(settings)  # None in local mode: the history is every
 
 def _remember(result: AskResult) -> None:
     st.session_state[RESULT] = result
+    st.session_state[RESULT_OF] = connection_name
     # The editor widget may already be drawn in this run; it takes the new SQL on the next one.
     st.session_state[SQL_NEXT] = result.sql or ""
     try:
@@ -169,6 +171,8 @@ if CLARIFY in st.session_state:
     _clarify(st.session_state[CLARIFY])
 
 result: AskResult | None = st.session_state.get(RESULT)
+if result is not None and st.session_state.get(RESULT_OF) != connection_name:
+    result = None  # an answer from another connection; its SQL would run here
 
 
 def _show_rows(result: AskResult) -> None:
@@ -219,10 +223,9 @@ def _show_sql_editor(result: AskResult) -> None:
                     st.session_state[SQL_EDIT],
                     target,
                     settings,
-                    # Edited SQL answers no question any more: it is kept as SQL alone.
-                    question=result.question
-                    if st.session_state[SQL_EDIT].strip() == (result.sql or "").strip()
-                    else "",
+                    # The edit answers the same question better; kept with it (engine
+                    # "manual"), a good run marked so becomes an eval case.
+                    question=result.question,
                 )
             )
         st.rerun()
@@ -294,5 +297,6 @@ else:
         st.session_state[RESULT] = AskResult(
             question=chosen.question, engine=chosen.engine, status="draft", sql=chosen.sql
         )
+        st.session_state[RESULT_OF] = connection_name
         st.session_state[SQL_NEXT] = chosen.sql
         st.rerun()
