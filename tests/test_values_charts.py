@@ -84,10 +84,24 @@ def test_many_categories_show_the_top_bars():
     assert len(figure.data[0].x) == 50 and "top 50 of 80" in figure.layout.title.text
 
 
+def test_two_rows_with_one_label_stay_two_bars():
+    frame = display_frame(["name", "n"], [("Smith", 3), ("Jones", 2), ("Smith", 1)])
+    figure = build_figure(frame, choose_chart(frame))
+    assert list(figure.data[0].x) == ["Smith", "Jones", "Smith (2)"]
+    assert list(figure.data[0].y) == [3, 2, 1]
+
+
 @pytest.mark.parametrize(
     "value, text",
-    [(1100, "1,100"), (5571504.23, "5,571,504.23"), (5.651942, "5.652"), (None, "—"),
-     (float("nan"), "—"), (decimal.Decimal("2.50"), "2.5"), (0.000123, "0.000123")],
+    [
+        (1100, "1,100"),
+        (5571504.23, "5,571,504.23"),
+        (5.651942, "5.652"),
+        (None, "—"),
+        (float("nan"), "—"),
+        (decimal.Decimal("2.50"), "2.5"),
+        (0.000123, "0.000123"),
+    ],
 )
 def test_a_metric_reads_as_a_person_writes_it(value, text):
     from core.values import metric_text
