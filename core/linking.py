@@ -184,10 +184,9 @@ _CODE_ITEM = re.compile(r"^\s*([A-Za-z0-9_]{1,12})\s+(?:=\s*)?(.+?)\s*$")
 
 
 _UNIT_CUT = ("in", "as", "per", "from")
-# Last words of an identifier that say what kind of value it is, not what it is about.
-_UNIT_WORDS = frozenset(
-    "amt amount cd code nm name dt date flg flag typ type no num nbr qty pct hrs id".split()
-)
+# Last words of an identifier that give a measure's unit, not what it measures: "mrc"
+# alone names mrc_amt. Names and dates are left out: "last" is not LastName.
+_UNIT_WORDS = frozenset("amt amount qty pct hrs".split())
 _GENERIC_TAILS = ("code", "type", "name", "number", "flag", "identifier", "id", "kind", "class")
 
 

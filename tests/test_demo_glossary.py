@@ -60,3 +60,11 @@ def test_the_glossary_lets_the_offline_engine_answer_what_it_declined(demo):
     after = {r.id: r.status for r in curated.results}
     for case in ("d10", "d18", "d19"):  # monthly recurring charge; enterprise; Texas variants
         assert (before[case], after[case]) == ("declined", "correct"), case
+
+
+def test_an_abbreviation_without_its_unit_names_the_column(demo):
+    """Analysts say "mrc" for mrc_amt: the unit word is left off."""
+    from core.ask import ask
+
+    result = ask("What is the total mrc of circuits?", demo, Settings.load(), engine="offline")
+    assert result.ok and "SUM(mrc_amt)" in result.sql, (result.error, result.sql)
