@@ -7,6 +7,10 @@ writes SQL in the connection's dialect. It handles counts, lists,
 sum/average/minimum/maximum, top-N, group-by, equality filters on values,
 years, joins and superlatives ("the longest track").
 
+Business terms of the glossary whose definition is a condition on one table
+("premium plan" = ``sla_pct >= 99.9`` on plans) are applied as filters when
+the question uses them.
+
 It declines rather than guesses: when a word of the question means nothing
 it can place, when a value occurs nowhere, or when tables cannot be joined,
 it raises ``Declined`` saying what it could not read.
@@ -18,11 +22,13 @@ import dataclasses
 import re
 from collections import deque
 
+import sqlglot
 from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
 from core import identifiers
 from core.errors import Declined
-from core.glossary import Glossary
+from core.glossary import BusinessTerm, Glossary
 from core.linking import (
     FILLERS,
     STOPWORDS,
@@ -203,6 +209,10 @@ class _Filter:
     table: str
     column: str
     values: list[str]  # empty: the column is a yes/no flag that must be true
+    # A business term's condition on `table` (column names as the schema spells them);
+    # `column` is then empty and `values` unused.
+    condition: exp.Expression | None = None
+    term: str = ""
 
 
 @dataclasses.dataclass
@@ -241,6 +251,7 @@ class _Reader:
         self.words = [t.lower for t in self.tokens]
         self.norms = [t.norm for t in self.tokens]
         self._read_intents()
+        self.term_filters = self._read_terms()
         self.linking: Linking = link(
             question, lexicon, values, blocked=set(self.used), tokens=self.tokens
         )
@@ -359,6 +370,36 @@ class _Reader:
             {"list", "show", "display", "give", "which", "what", "who"} & set(self.words)
         )
 
+    def _read_terms(self) -> list[_Filter]:
+        """Glossary terms the question uses whose definition is a condition on one
+        table. Their words are taken, except those naming a table, which stay for the
+        subject ("premium plans" leaves "plans")."""
+        found: list[_Filter] = []
+        table_words = {singular(w) for t in self.schema.tables for w in _words(t.name)[-1:]}
+        for term in sorted(self.glossary.terms, key=lambda t: -len(t.term)):
+            norms = tuple(t.norm for t in tokenize(term.term))
+            start = self._find_norms(norms)
+            if start < 0:
+                continue
+            applied = term_condition(term, self.schema, self.dialect)
+            if applied is None:
+                continue  # a column reading or prose: the question check and the model use it
+            table, condition = applied
+            for i in range(start, start + len(norms)):
+                if self.norms[i] not in table_words:
+                    self.used.add(i)
+            found.append(_Filter(table.name, "", [], condition=condition, term=term.term))
+        return found
+
+    def _find_norms(self, norms: tuple[str, ...]) -> int:
+        if not norms:
+            return -1
+        for i in range(len(self.norms) - len(norms) + 1):
+            span = set(range(i, i + len(norms)))
+            if tuple(self.norms[i : i + len(norms)]) == norms and not span & self.used:
+                return i
+        return -1
+
     # -- helpers ------------------------------------------------------------------
 
     def table(self, name: str) -> Table:
@@ -407,6 +448,7 @@ class _Reader:
                 consumed.update(range(m.start, m.end))
                 if m.source == "glossary":
                     consumed.update(self._meaning_neighbours(m, flt))
+        frame.filters.extend(self.term_filters)
         frame.filters = _merge_filters(frame.filters)
         frame.years = self._years(frame, consumed)
 
@@ -518,6 +560,8 @@ class _Reader:
         for m in self.mentions:
             if m.kind == "value":
                 return self.table(m.values[0].table)
+        if self.term_filters:
+            return self.table(self.term_filters[0].table)
         raise self.decline("The question names no table, column or value of this database.")
 
     def _follows_group_word(self, m: Mention) -> bool:
@@ -866,7 +910,7 @@ def _merge_filters(filters: list[_Filter]) -> list[_Filter]:
     (both at once matches nothing)."""
     merged: dict[tuple[str, str], _Filter] = {}
     for flt in filters:
-        key = (flt.table, flt.column)
+        key = (flt.table, flt.column or f"term {flt.term}")
         if key in merged and flt.values and merged[key].values:
             merged[key].values = list(dict.fromkeys(merged[key].values + flt.values))
         else:
@@ -1026,6 +1070,14 @@ class _Builder:
         where: list[exp.Expression] = []
         for flt in f.filters:
             self.need(flt.table)
+            if flt.condition is not None:
+                condition = flt.condition.copy().transform(
+                    lambda node, table=flt.table: (
+                        self.col(table, node.name) if isinstance(node, exp.Column) else node
+                    )
+                )
+                where.append(exp.paren(condition) if isinstance(condition, exp.Or) else condition)
+                continue
             column = self.col(flt.table, flt.column)
             if not flt.values:
                 where.append(exp.Is(this=column, expression=exp.true()))
@@ -1121,6 +1173,45 @@ class _Builder:
         return query.sql(dialect=self.dialect, pretty=True)
 
 
+_CONDITIONS = (exp.Predicate, exp.Connector, exp.Not, exp.Paren)
+
+
+def term_condition(
+    term: BusinessTerm, schema: Schema, dialect: str = "mysql"
+) -> tuple[Table, exp.Expression] | None:
+    """The table and condition a business term's definition states, or None when the
+    definition is not a condition on the columns of one table (prose, a column
+    reading such as "Customer.City", a subquery)."""
+    try:
+        condition = sqlglot.parse_one(term.definition, read=dialect)
+    except (SqlglotError, RecursionError, ValueError):
+        return None
+    if not isinstance(condition, _CONDITIONS) or condition.find(exp.Query) is not None:
+        return None
+    columns = list(condition.find_all(exp.Column))
+    if not columns:
+        return None
+    named = {c.table.lower() for c in columns if c.table}
+    if term.table:
+        named.add(term.table.lower())
+    if len(named) > 1:
+        return None
+    if named:
+        candidates = [t for t in schema.tables if t.name.lower() in named]
+    else:
+        candidates = [t for t in schema.tables if all(t.column(c.name) for c in columns)]
+    if len(candidates) != 1 or not all(candidates[0].column(c.name) for c in columns):
+        return None
+    table = candidates[0]
+
+    def plain(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Column):
+            return exp.column(table.column(node.name).name)
+        return node
+
+    return table, condition.transform(plain)
+
+
 def _drop_qualifiers(query: exp.Expression) -> None:
     """With one table, 'Name' reads better than 't.Name'."""
     for column in query.find_all(exp.Column):
@@ -1152,6 +1243,9 @@ def _reading(frame: _Frame) -> str:
     else:
         parts.append(f"list {', '.join('.'.join(c) for c in frame.select)}")
     for flt in frame.filters:
+        if flt.condition is not None:
+            parts.append(f"where {flt.term} ({flt.table}: {flt.condition.sql()})")
+            continue
         parts.append(
             f"where {flt.table}.{flt.column} is {' or '.join(repr(v) for v in flt.values)}"
         )

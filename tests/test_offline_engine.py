@@ -8,6 +8,7 @@ import pytest
 
 from core.ask import ask
 from core.evaluate import evaluate, judge
+from core.glossary import BusinessTerm, Glossary
 from core.settings import Settings
 from core.target import open_target
 from tests.golden import cases, local_cases, present
@@ -123,3 +124,51 @@ def test_harder_chinook_questions_are_right_or_declined(case, chinook_target):
 def test_a_yes_no_column_becomes_a_filter(sakila_target):
     result = ask("How many customers are active?", sakila_target, SETTINGS, engine="offline")
     assert result.ok and result.rows == [(584,)], result.sql
+
+
+TERMS = [
+    BusinessTerm("big sale", "amount >= 10", "sale"),
+    BusinessTerm("northern store", "region.region_name = 'North'"),
+    BusinessTerm("odd sale", "amount < 6 OR amount > 15"),
+    BusinessTerm("new store", "a store opened in the last year"),  # prose: not a condition
+    BusinessTerm("city", "store.city"),  # a saved reading: a column, not a condition
+]
+
+
+@pytest.mark.parametrize(
+    "question, rows, condition",
+    [
+        ("How many big sales are there?", [(2,)], "amount >= 10"),
+        ("What is the total amount of big sales in 2023?", [(30.0,)], "amount >= 10"),
+        ("How many northern stores are there?", [(2,)], "region_name = 'North'"),
+        ("How many odd sales are there?", [(2,)], "amount < 6 OR amount > 15"),
+    ],
+)
+def test_a_business_term_with_a_condition_is_applied(shop, question, rows, condition):
+    result = ask(question, shop, SETTINGS, engine="offline", glossary=Glossary(terms=TERMS))
+    assert result.ok and result.rows == rows, (result.error, result.sql)
+    assert condition in " ".join(result.sql.split()), result.sql
+    assert "where" in result.reading and any(t.term in result.reading for t in TERMS)
+
+
+def test_a_term_defined_in_prose_is_not_guessed_at(shop):
+    result = ask(
+        "How many new stores are there?",
+        shop,
+        SETTINGS,
+        engine="offline",
+        glossary=Glossary(terms=TERMS),
+    )
+    assert result.status == "declined" and "'new'" in result.error, result.sql
+
+
+def test_term_conditions_must_name_columns_of_one_table(shop):
+    from core.offline_engine import term_condition
+
+    schema = shop.schema
+    assert term_condition(BusinessTerm("x", "amount > 1 AND city = 'Oslo'"), schema) is None
+    assert term_condition(BusinessTerm("x", "nosuch = 1"), schema) is None
+    assert term_condition(BusinessTerm("x", "store_id IN (SELECT 1)"), schema) is None
+    assert term_condition(BusinessTerm("x", "DROP TABLE sale"), schema) is None
+    table, condition = term_condition(BusinessTerm("x", "CITY = 'Oslo'"), schema)
+    assert table.name == "store" and condition.sql() == "city = 'Oslo'"
