@@ -271,6 +271,28 @@ def clean(glossary: Glossary) -> Glossary:
     return Glossary(list(meanings.values()), list(synonyms.values()), list(terms.values()))
 
 
+def unknown_names(glossary: Glossary, schema: Schema) -> list[str]:
+    """Entries that name a table or column the schema does not have, one sentence each:
+    an imported glossary of another database, a typo, or a column since renamed."""
+    problems = []
+    for kind, entries in (("meaning", glossary.meanings), ("synonym", glossary.synonyms)):
+        for entry in entries:
+            table = schema.table(entry.table)
+            if table is None:
+                problems.append(
+                    f"The {kind} of {entry.table}.{entry.column}: no table {entry.table}."
+                )
+            elif table.column(entry.column) is None:
+                problems.append(
+                    f"The {kind} of {entry.table}.{entry.column}: {table.name} has no column "
+                    f"{entry.column}."
+                )
+    for term in glossary.terms:
+        if term.table and schema.table(term.table) is None:
+            problems.append(f"The term '{term.term}': no table {term.table}.")
+    return problems
+
+
 def diff(old: Glossary, new: Glossary) -> list[str]:
     """What changed from `old` to `new`, one short sentence per entry."""
     changes: list[str] = []

@@ -304,9 +304,22 @@ st.caption("Column meanings")
 meanings = st.data_editor(draft["meanings"], num_rows="dynamic", width="stretch", key=EDITORS[0])
 st.caption("Value synonyms: a spelling in questions or data, and the value it stands for")
 synonyms = st.data_editor(draft["synonyms"], num_rows="dynamic", width="stretch", key=EDITORS[1])
-st.caption("Business terms: a phrase analysts use, and the condition it means")
+st.caption(
+    "Business terms: a phrase analysts use, and the condition it means. A condition in SQL "
+    "on one table's columns (`sla_pct >= 99.9`) is applied by the offline engine too; "
+    "any definition goes to the model."
+)
 terms = st.data_editor(draft["terms"], num_rows="dynamic", width="stretch", key=EDITORS[2])
 edited_glossary = _glossary({"meanings": meanings, "synonyms": synonyms, "terms": terms})
+unknown = glossary_store.unknown_names(edited_glossary, target.schema)
+if unknown:
+    st.warning(
+        f"{len(unknown)} entr{'y names' if len(unknown) == 1 else 'ies name'} what "
+        f"{connection} does not have; questions will not use "
+        f"{'it' if len(unknown) == 1 else 'them'}. Fix or delete before saving:\n\n"
+        + "\n".join(f"- {p}" for p in unknown[:10])
+        + (f"\n- … and {len(unknown) - 10} more" if len(unknown) > 10 else "")
+    )
 
 team_user = shared.current_user(settings)
 with st.form("profile_save_form", border=False):

@@ -76,10 +76,32 @@ def test_the_report_is_built_on_a_sample_and_cached(store):
     assert any("profiled 24 of 24 rows" in c.value for c in at.caption)
 
 
+def _import(at: AppTest, name: str, data: bytes) -> AppTest:
+    at.file_uploader(key="profile_import").set_value((name, data, ""))
+    at.run()
+    next(b for b in at.button if b.label == "Replace the editors with this file").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
 def test_a_bad_glossary_file_is_explained(store):
-    at = _profile_page()
-    assert not at.error
+    at = _import(_profile_page(), "glossary.yaml", b"meanings: [unclosed\n")
+    assert at.error and "glossary" in at.error[0].value.lower()
     assert at.data_editor(key="profile_meanings").value.empty
+
+
+def test_an_imported_glossary_is_checked_against_the_schema(store):
+    text = (
+        b"meanings:\n"
+        b"  - {table: plans, column: term_mo, meaning: contract term in months}\n"
+        b"  - {table: plans, column: no_such_col, meaning: typo}\n"
+        b"  - {table: Invoice, column: Total, meaning: from another database}\n"
+    )
+    at = _import(_profile_page(), "glossary.yaml", text)
+    assert len(at.data_editor(key="profile_meanings").value) == 3
+    (warning,) = [w.value for w in at.warning if "does not have" in w.value]
+    assert "plans has no column no_such_col" in warning and "no table Invoice" in warning
+    assert "term_mo" not in warning
 
 
 @pytest.mark.browser
