@@ -93,15 +93,22 @@ def _clarify(check: QuestionCheck) -> None:
     with st.container(border=True):
         st.markdown(f"**Before any SQL runs: which did you mean?**  \n“{check.question}”")
         for i, finding in enumerate(check.findings):
-            labels = [r.label for r in finding.readings] or ["(no reading to offer)"]
-            st.radio(finding.message, labels, key=f"ask_reading_{i}")
-        st.checkbox(
-            "Save these readings to the glossary",
-            key="ask_save_readings",
-            help="Next time the same words are read this way without asking.",
-        )
+            if finding.readings:
+                labels = [r.label for r in finding.readings]
+                st.radio(finding.message, labels, key=f"ask_reading_{i}")
+            else:  # nothing in the schema to choose from: only the analyst can say
+                st.markdown(f"{finding.message}  \n*Say it in other words, or ask as written.*")
+        offered = any(f.readings for f in check.findings)
+        if offered:
+            st.checkbox(
+                "Save these readings to the glossary",
+                key="ask_save_readings",
+                help="Next time the same words are read this way without asking.",
+            )
         left, right = st.columns(2)
-        chosen = left.button("Ask with these readings", type="primary", key="ask_with_reading")
+        chosen = offered and left.button(
+            "Ask with these readings", type="primary", key="ask_with_reading"
+        )
         as_written = right.button("Ask as written", key="ask_as_written")
     if chosen:
         picks = [
@@ -110,8 +117,11 @@ def _clarify(check: QuestionCheck) -> None:
             if f.readings
         ]
         if st.session_state.get("ask_save_readings"):
-            for finding, reading in picks:
-                readings.save_reading(connection_name, finding.as_term(reading), author=user)
+            try:
+                for finding, reading in picks:
+                    readings.save_reading(connection_name, finding.as_term(reading), author=user)
+            except Exception as exc:  # the question is still asked; only the saving failed
+                st.toast(f"The readings were not saved: {str(exc).splitlines()[0]}")
         st.session_state.pop(CLARIFY, None)
         _run(rewrite(check.question, picks))
         st.rerun()  # the box above is drawn already; the answer replaces it

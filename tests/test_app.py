@@ -74,6 +74,14 @@ def test_a_declined_question_says_why(app_env):
     assert at.error and "names no table" in at.error[0].value
 
 
+def test_a_finding_with_nothing_to_choose_offers_no_empty_choice(app_env):
+    at = start("pages/ask.py")
+    ask(at, "Show the big sites.")
+    assert any("how big is big" in m.value and "other words" in m.value for m in at.markdown)
+    assert not at.radio, "no radio button with nothing to pick"
+    assert [b.label for b in at.button if b.label.startswith("Ask ")] == ["Ask as written"]
+
+
 @pytest.mark.mysql
 def test_ask_chinook_through_a_secrets_connection(app_env, chinook_url):
     app_env.write_text(f'[connections.chinook]\nurl = "{chinook_url}"\n')
