@@ -39,9 +39,10 @@ def demo_connection(settings: Settings) -> ConnectionSpec:
 def stored_connections(settings: Settings) -> list[ConnectionSpec]:
     with session_scope(settings.store_url) as session:
         rows = session.scalars(sa.select(SavedConnection).order_by(SavedConnection.name)).all()
-        saved = [(r.name, r.url) for r in rows]
+        saved = [(r.name, r.url, r.created_by) for r in rows]
     return [
-        ConnectionSpec(name, with_password(name, url, settings), "store") for name, url in saved
+        ConnectionSpec(name, with_password(name, url, settings), "store", owner)
+        for name, url, owner in saved
     ]
 
 
@@ -120,9 +121,12 @@ def check_new_connection(name: str, url: str, settings: Settings, *, replace: bo
 
 
 def save_connection(
-    name: str, url: str, settings: Settings, *, replace: bool = False
+    name: str, url: str, settings: Settings, *, replace: bool = False, author: str | None = None
 ) -> ConnectionSpec:
-    """Save a connection without its password; returns the spec with the password kept."""
+    """Save a connection without its password; returns the spec with the password kept.
+
+    `author` (the logged-in user in team mode) is kept as its owner.
+    """
     name = name.strip()
     parsed = check_new_connection(name, url, settings, replace=replace)
     with session_scope(settings.store_url) as session:
@@ -130,14 +134,40 @@ def save_connection(
             sa.select(SavedConnection).where(SavedConnection.name == name)
         ).first()
         if existing is None:
-            existing = SavedConnection(name=name, dialect=parsed.get_backend_name(), url="")
+            existing = SavedConnection(
+                name=name, dialect=parsed.get_backend_name(), url="", created_by=author
+            )
             session.add(existing)
+        existing_owner = existing.created_by
         existing.url = without_password(parsed)
         existing.dialect = parsed.get_backend_name()
     logger.info("Saved connection %s", name)
-    return ConnectionSpec(name, parsed.render_as_string(hide_password=False), "store")
+    return ConnectionSpec(
+        name, parsed.render_as_string(hide_password=False), "store", existing_owner or author
+    )
 
 
-def delete_connection(name: str, settings: Settings) -> None:
+def may_remove(spec: ConnectionSpec, settings: Settings, user: str | None) -> bool:
+    """Only saved connections are removed here; in team mode only by whoever added them
+    (a connection saved before owners were kept is anyone's)."""
+    if spec.source != "store":
+        return False
+    return not settings.team_mode or spec.owner is None or spec.owner == user
+
+
+def delete_connection(name: str, settings: Settings, *, user: str | None = None) -> None:
+    """Remove a saved connection; in team mode BadInput unless `user` added it."""
     with session_scope(settings.store_url) as session:
-        session.execute(sa.delete(SavedConnection).where(SavedConnection.name == name))
+        row = session.scalars(
+            sa.select(SavedConnection).where(SavedConnection.name == name)
+        ).first()
+        if row is None:
+            return
+        spec = ConnectionSpec(name, "", "store", row.created_by)
+        if not may_remove(spec, settings, user):
+            raise BadInput(
+                f"{row.created_by} added the connection '{name}'; only they can remove it.",
+                hint="Ask them, or an administrator, to remove it.",
+            )
+        session.delete(row)
+    logger.info("Removed connection %s", name)

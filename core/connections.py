@@ -130,6 +130,7 @@ class ConnectionSpec:
     name: str
     url: str = dataclasses.field(repr=False)
     source: str  # "demo", "secrets", "store" or "url"
+    owner: str | None = None  # who added a stored connection in team mode
 
     @property
     def masked_url(self) -> str:

@@ -28,6 +28,8 @@ class SavedConnection(Base):
     created_at: orm.Mapped[dt.datetime] = orm.mapped_column(
         sa.DateTime(timezone=True), default=utcnow
     )
+    # Who added it in team mode (None in local mode, or before owners were kept).
+    created_by: orm.Mapped[str | None] = orm.mapped_column(sa.String(100))
 
 
 class QueryRun(Base):

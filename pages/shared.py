@@ -186,7 +186,7 @@ def _add_connection_form(settings: Settings) -> None:
         full = parsed.render_as_string(hide_password=False)
         target = open_target(full, settings, name=name or "new")
         target.close()
-        spec = catalog.save_connection(name, full, settings)
+        spec = catalog.save_connection(name, full, settings, author=current_user(settings))
     except QuarryError as exc:
         show_error(exc)
         return
@@ -238,12 +238,19 @@ def connection_picker(settings: Settings) -> None:
                 if st.button("Reload schema", icon=":material/refresh:", width="stretch"):
                     forget_target(spec)
                     st.rerun()
-            if spec.source == "store" and st.button(
+            user = current_user(settings)
+            if spec.owner and settings.team_mode:
+                st.caption(f"Added by {spec.owner}")
+            if catalog.may_remove(spec, settings, user) and st.button(
                 "Remove this connection", icon=":material/delete:", width="stretch"
             ):
-                catalog.delete_connection(spec.name, settings)
-                st.session_state.pop(CONNECTION_KEY, None)
-                st.rerun()
+                try:
+                    catalog.delete_connection(spec.name, settings, user=user)
+                except QuarryError as exc:
+                    show_error(exc)
+                else:
+                    st.session_state.pop(CONNECTION_KEY, None)
+                    st.rerun()
         if FLASH_KEY in st.session_state:
             st.info(st.session_state.pop(FLASH_KEY))
         with st.expander("Add a connection"):

@@ -81,3 +81,24 @@ def test_passwords_come_from_secrets_or_the_environment():
     env = {password_env_var("my-db"): "from-env"}
     assert password_env_var("my-db") == "QUARRY_MY_DB_PASSWORD"
     assert ":from-env@" in with_password("my-db", "mysql+pymysql://u@h/d", settings, env)
+
+
+def test_in_team_mode_only_whoever_added_a_connection_removes_it(store):
+    from core import catalog
+    from core.errors import BadInput
+
+    team = Settings.load(environ={}, secrets={}, store_url=store, team_mode=True)
+    catalog.save_connection("sales", "mysql+pymysql://ann@db/sales", team, author="ann")
+    (spec,) = catalog.stored_connections(team)
+    assert spec.owner == "ann"
+    assert catalog.may_remove(spec, team, "ann") and not catalog.may_remove(spec, team, "bob")
+    with pytest.raises(BadInput, match="ann added the connection 'sales'"):
+        catalog.delete_connection("sales", team, user="bob")
+    assert [s.name for s in catalog.stored_connections(team)] == ["sales"]
+    catalog.delete_connection("sales", team, user="ann")
+    assert catalog.stored_connections(team) == []
+
+    local = Settings.load(environ={}, secrets={}, store_url=store)
+    catalog.save_connection("mine", "sqlite:///mine.db", local)
+    (spec,) = catalog.stored_connections(local)
+    assert spec.owner is None and catalog.may_remove(spec, team, "bob"), "owned by no one"
