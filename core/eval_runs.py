@@ -382,6 +382,44 @@ def batches(set_id: int | None = None, *, store_url: str | None = None) -> list[
     return sorted(found, key=lambda b: -b.run_ids[0])
 
 
+def newest_runs(
+    version_ids: list[int], *, store_url: str | None = None
+) -> dict[tuple[int, int], SavedRun]:
+    """The newest finished run of each prompt version on each eval set, keyed by
+    (version id, set id): what is known of a version before it is promoted."""
+    if not version_ids:
+        return {}
+    with session_scope(store_url) as session:
+        rows = session.execute(
+            sa.select(EvalRun.id, EvalRun.prompt_version_id, EvalRun.set_id)
+            .where(EvalRun.prompt_version_id.in_(version_ids), EvalRun.status == "done")
+            .order_by(EvalRun.id)
+        ).all()
+    newest = {(version, set_id): run_id for run_id, version, set_id in rows}
+    return {key: load_run(run_id, store_url=store_url) for key, run_id in newest.items()}
+
+
+def promotion_notes(
+    candidate: int, promoted: int | None, *, store_url: str | None = None
+) -> list[str]:
+    """What to know before `candidate` replaces `promoted` in Ask: no eval run yet, or
+    a lower accuracy than the promoted version's on the same eval set."""
+    runs = newest_runs([v for v in (candidate, promoted) if v is not None], store_url=store_url)
+    mine = {set_id: run for (version, set_id), run in runs.items() if version == candidate}
+    if not mine:
+        return ["This version has not been run over an eval set yet."]
+    notes = []
+    for set_id, run in sorted(mine.items()):
+        theirs = runs.get((promoted, set_id)) if promoted is not None else None
+        if theirs is not None and run.accuracy < theirs.accuracy:
+            notes.append(
+                f"On the eval set of run {run.id} it answered {run.correct} of "
+                f"{len(run.results)} ({run.accuracy:.0%}); the version Ask uses answered "
+                f"{theirs.correct} of {len(theirs.results)} ({theirs.accuracy:.0%})."
+            )
+    return notes
+
+
 @dataclasses.dataclass(frozen=True)
 class Comparison:
     key: str

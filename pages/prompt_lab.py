@@ -114,6 +114,13 @@ def _apply(state_key: str, finding: PromptFinding) -> None:
     st.session_state.pop(DRAFT_FINDINGS, None)
 
 
+def _promotion_notes(version_id: int, promoted: int | None) -> list[str]:
+    try:
+        return eval_runs.promotion_notes(version_id, promoted)
+    except Exception as exc:  # the notes inform; reading them must not stop the page
+        return [f"The eval runs could not be read: {str(exc).splitlines()[0]}"]
+
+
 def _check(template: str) -> list[PromptFinding]:
     return check_prompt(template, schema=target.schema, dialect_name=dialect_name)
 
@@ -146,10 +153,13 @@ with versions_tab:
     left, right = st.columns([1, 1])
     if version.id == promoted_id:
         left.success("This version is the one Ask uses.", icon=":material/star:")
-    elif left.button("Promote to Ask", key="lab_promote", icon=":material/star:", type="primary"):
-        prompts.promote(version.id, author=st.session_state.get(AUTHOR) or None)
-        st.toast(f"{version.label} is now used by Ask.")
-        st.rerun()
+    else:
+        for note in _promotion_notes(version.id, promoted_id):
+            st.warning(note, icon=":material/science:")
+        if left.button("Promote to Ask", key="lab_promote", icon=":material/star:", type="primary"):
+            prompts.promote(version.id, author=st.session_state.get(AUTHOR) or None)
+            st.toast(f"{version.label} is now used by Ask.")
+            st.rerun()
     with st.expander("Diff against its parent", expanded=version.parent_id is not None):
         difference = prompts.diff(version)
         if difference:

@@ -112,6 +112,7 @@ def test_write_check_fix_save_diff_preview_and_promote(app_env):
     second = at.session_state["lab_version"]
     assert second != built_in
     assert any("+Revenue is in the Invoice table." in c.value for c in at.code)
+    assert any("not been run over an eval set" in w.value for w in at.warning)
     _click(at, "Promote to Ask")
     assert prompts.promoted(store_url=app_env).id == second
 
@@ -172,6 +173,9 @@ def test_two_versions_compared_disagreements_first_then_promoted(with_model, app
     assert prompts.promoted(store_url=app_env).id == second
     (batch,) = eval_runs.batches(store_url=app_env)
     assert len(batch.run_ids) == 2
+    at.selectbox(key="lab_version").set_value(first).run()
+    (note,) = [w.value for w in at.warning if "the version Ask uses" in w.value]
+    assert "answered 1 of 2 (50%)" in note and "answered 2 of 2 (100%)" in note
 
 
 def test_ask_asks_back_before_any_sql_and_remembers_the_reading(app_env):
