@@ -141,7 +141,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     prompt = {"template": _template(args)} if engine == "openai" else {}
     result = ask(args.question, target, settings, engine=engine, glossary=glossary, **prompt)
     if not args.no_history:
-        _record(result, target.masked_url)
+        # under the connection's name when the URL is a known one, as the app keeps it
+        _record(result, _connection_key(args, settings))
     lines = [f"SQL: {result.sql}" if result.sql else "SQL: (none)"]
     if result.ok:
         lines.append("\t".join(result.columns))
@@ -153,6 +154,12 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if not result.ok:
         print(f"FAILED: {result.error}", file=sys.stderr)
     return 0 if result.ok else 1
+
+
+def _connection_key(args: argparse.Namespace, settings: Settings) -> str:
+    from core import glossary_store
+
+    return glossary_store.connection_key(args.url, settings)
 
 
 def _record(result, connection_name: str) -> None:

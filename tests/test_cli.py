@@ -49,6 +49,19 @@ def test_ask_prints_the_documented_json(chinook_url, tmp_path):
 
 
 @pytest.mark.mysql
+def test_a_run_is_kept_under_the_connection_name_the_app_uses(chinook_url, tmp_path):
+    from core import history
+
+    store = f"sqlite:///{tmp_path / 'store.db'}"
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text(f'[connections.chinook]\nurl = "{chinook_url}"\n')
+    env = {"QUARRY_STORE_URL": store, "QUARRY_SECRETS_FILE": str(secrets)}
+    assert cli("ask", "--url", chinook_url, "How many tracks are there?", env=env).returncode == 0
+    (run,) = history.recent(store_url=store)
+    assert run.connection_name == "chinook"
+
+
+@pytest.mark.mysql
 def test_eval_meets_the_bar_on_chinook(chinook_url, shared_dir):
     run = cli(
         "eval",
