@@ -35,6 +35,7 @@ from typing import Any
 
 import wordninja
 from rapidfuzz import fuzz
+from sqlglot import exp
 
 from core import identifiers, naming
 from core.errors import QuarryError
@@ -541,8 +542,28 @@ def _is_number(text: str) -> bool:
     return bool(_NUMBER.match(_CURRENCY.sub("", text.strip())))
 
 
+_PARSE_DATE = {
+    "mysql": "STR_TO_DATE per pattern",
+    "postgres": "TO_DATE per pattern",
+    "sqlite": "rewrite each as YYYY-MM-DD first: SQLite's date functions read only that",
+}
+
+
+def _cast_to_number(name: str, dialect: str) -> str:
+    """The cast that strips '$' and ',' from a text column, written for `dialect`."""
+    column = identifiers.column(name, None, dialect)
+    stripped = exp.func(
+        "REPLACE",
+        exp.func("REPLACE", column, exp.Literal.string("$"), exp.Literal.string("")),
+        exp.Literal.string(","),
+        exp.Literal.string(""),
+    )
+    kind = "REAL" if dialect == "sqlite" else "DECIMAL(14, 2)"  # SQLite has no decimals
+    return exp.cast(stripped, exp.DataType.build(kind)).sql(dialect=dialect)
+
+
 def _check_text_shapes(
-    table: Table, column: Column, values: list[tuple[Any, int]]
+    table: Table, column: Column, values: list[tuple[Any, int]], dialect: str = "mysql"
 ) -> list[Finding]:
     texts = [(v.strip(), n) for v, n in values if isinstance(v, str) and v.strip()]
     if len(texts) < 3 or column.kind != "text":
@@ -556,7 +577,6 @@ def _check_text_shapes(
     )
     if len(numbers) >= SHARE * len(texts) and not code_like:
         formatted = [(v, n) for v, n in numbers if not re.match(r"^[-+]?\d+(\.\d+)?$", v)]
-        name = identifiers.quote(column.name, "mysql")
         return [
             Finding(
                 table.name,
@@ -572,8 +592,7 @@ def _check_text_shapes(
                 )
                 + ", so sums and comparisons on it go wrong.",
                 "Strip '$' and ',' before casting: "
-                f"CAST(REPLACE(REPLACE({name}, '$', ''), ',', '') AS DECIMAL(14, 2)); "
-                "better, store it as a number.",
+                f"{_cast_to_number(column.name, dialect)}; better, store it as a number.",
                 {
                     "examples": [v for v, _ in (formatted or numbers)[:6]],
                     "formatted_rows": sum(n for _, n in formatted),
@@ -603,7 +622,7 @@ def _check_text_shapes(
                 "mixed_date_formats",
                 f"{column.name} holds dates as text in {len(formats)} formats: {shown}.",
                 "Convert every format to one DATE column; until then compare dates only after "
-                "parsing each format (STR_TO_DATE per pattern).",
+                f"parsing each format ({_PARSE_DATE.get(dialect, _PARSE_DATE['mysql'])}).",
                 {"formats": rows, "examples": examples},
             )
         ]
@@ -846,7 +865,7 @@ def _inconsistent(
             if column.kind == "text" and col_stats.distinct:
                 few = few_values(column) or col_stats.distinct <= MAX_VALUES
                 values = column_values(runner, table, column, few)
-                shapes = _check_text_shapes(table, column, values)
+                shapes = _check_text_shapes(table, column, values, runner.target.dialect)
                 if not any(f.check == "number_as_text" for f in shapes):
                     found += _check_variants(table, column, values)
                 found += _check_text_sentinels(table, column, values)

@@ -88,6 +88,23 @@ def test_findings_carry_evidence_and_fixes(demo_target):
     assert found[("customers", "status", "same name, other meaning")].kind == curation.AMBIGUOUS
 
 
+def test_the_advised_cast_runs_on_the_target(demo_target):
+    """The fix of a number stored as text is SQL in the target's own dialect."""
+    import sqlalchemy as sa
+
+    found = {
+        (f.table, f.column, f.check): f for f in curation.curate(demo_target, SETTINGS).findings
+    }
+    fix = found[("invoices", "inv_amt", "number_as_text")].suggestion
+    cast = fix[fix.index("CAST(") : fix.index("; better")]
+    assert "AS REAL" in cast, "SQLite has no DECIMAL to cast to"
+    with demo_target.engine.connect() as conn:
+        total = conn.execute(sa.text(f"SELECT SUM({cast}) FROM invoices")).scalar()
+    assert total > 0
+    mixed = found[("orders", "order_date", "mixed_date_formats")].suggestion
+    assert "STR_TO_DATE" not in mixed and "YYYY-MM-DD" in mixed
+
+
 @pytest.mark.parametrize(
     "name, pieces",
     [
