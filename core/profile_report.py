@@ -64,6 +64,7 @@ class ProfileReportResult:
     alerts: list[Alert]
     conversions: list[str]
     duration_ms: float
+    estimated: bool = False  # `total` is the server's estimate, not a count
 
     @property
     def size_mb(self) -> float:
@@ -71,7 +72,8 @@ class ProfileReportResult:
 
     @property
     def caption(self) -> str:
-        of = f" of {self.total:,}" if self.total is not None else ""
+        about = "about " if self.estimated else ""
+        of = f" of {about}{self.total:,}" if self.total is not None else ""
         return f"profiled {self.sampled:,}{of} rows"
 
 
@@ -237,6 +239,8 @@ def build_report(
     """The report's HTML and alerts for a sample of `table` (minimal above the column limit)."""
     started = time.perf_counter()
     rows = sample_rows or settings.profile_sample_rows
+    # MySQL's and PostgreSQL's row counts are the server's estimates; SQLite's are counted.
+    estimated = total is None and table.row_count is not None and target.dialect != "sqlite"
     total = total if total is not None else table.row_count
     minimal = bool(minimal) or len(table.columns) > settings.profile_minimal_columns
     frame, notes = sample_frame(target, table, settings, rows, total)
@@ -273,4 +277,5 @@ def build_report(
         alerts=alerts,
         conversions=notes,
         duration_ms=duration,
+        estimated=estimated,
     )

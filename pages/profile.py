@@ -33,10 +33,18 @@ connection = spec.name if spec else target.name
 
 
 @st.cache_data(show_spinner=False, max_entries=50)
-def _report(_target, key: str, table: str, rows: int, minimal: bool) -> ProfileReportResult:
-    """Cached per connection, table, sample size and mode: a second look is instant."""
+def _report(
+    _target, key: str, table: str, rows: int, minimal: bool, total: int | None
+) -> ProfileReportResult:
+    """Cached per connection, table, sample size and mode: a second look is instant.
+    `total` is the exact row count the statistics found."""
     return build_report(
-        _target, _target.schema.table(table), settings, sample_rows=rows, minimal=minimal
+        _target,
+        _target.schema.table(table),
+        settings,
+        sample_rows=rows,
+        minimal=minimal,
+        total=total,
     )
 
 
@@ -222,7 +230,7 @@ else:
         if key and key[0] == connection and key[1] == chosen:
             try:
                 with st.spinner("Sampling in SQL and profiling…"):
-                    report = _report(target, target.masked_url, chosen, key[2], key[3])
+                    report = _report(target, target.masked_url, chosen, key[2], key[3], stats.rows)
             except QuarryError as exc:
                 shared.show_error(exc)
                 report = None

@@ -142,3 +142,11 @@ def test_the_page_profiles_chinook_in_mariadb(app_env, chinook_url):
     assert overview.loc["Track", "rows"] == 3503
     findings = at.get("data_editor")[0].value
     assert "ambiguous name" in set(findings["kind"]), "Name stands in five tables"
+    at.selectbox(key="profile_table").set_value("Track").run()
+    at.number_input[0].set_value(500)
+    next(b for b in at.button if "ydata" in b.label).click().run()
+    assert not at.exception, at.exception
+    # the exact count from the statistics, not InnoDB's estimate of it
+    assert any(c.value.startswith("profiled 500 of 3,503 rows ·") for c in at.caption), [
+        c.value for c in at.caption
+    ]
