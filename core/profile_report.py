@@ -19,9 +19,11 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import decimal
+import html
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from typing import Any
@@ -245,19 +247,27 @@ def build_report(
     minimal = bool(minimal) or len(table.columns) > settings.profile_minimal_columns
     frame, notes = sample_frame(target, table, settings, rows, total)
     profile_report = _profiler()
+    # The report escapes values but writes column names and the title as they are: a
+    # name such as "<script>…" would run in the page. Names are escaped here instead.
+    frame.columns = [html.escape(str(name)) for name in frame.columns]
     try:
         report = profile_report(
-            frame, title=f"{table.name}", minimal=minimal, progress_bar=False, explorative=False
+            frame,
+            title=re.sub(r"[<>&\"']", "", table.name),  # the title is written unescaped
+            minimal=minimal,
+            progress_bar=False,
+            explorative=False,
         )
         description = report.get_description()
-        html = report.to_html()
+        page = report.to_html()
     except Exception as exc:  # the profiler's own failures are many and undocumented
         raise ReportFailed(
             f"ydata-profiling could not profile {table.name}: {type(exc).__name__}: "
             f"{str(exc).splitlines()[0] if str(exc) else ''}".rstrip(": ")
         ) from exc
     alerts = [
-        Alert(str(a.column_name or ""), a.alert_type.name, str(a)) for a in description.alerts
+        Alert(html.unescape(str(a.column_name or "")), a.alert_type.name, html.unescape(str(a)))
+        for a in description.alerts
     ]
     duration = (time.perf_counter() - started) * 1000
     logger.info(
@@ -265,12 +275,12 @@ def build_report(
         table.name,
         len(frame),
         len(alerts),
-        len(html) / 1e6,
+        len(page) / 1e6,
         duration,
     )
     return ProfileReportResult(
         table=table.name,
-        html=html,
+        html=page,
         sampled=len(frame),
         total=total,
         minimal=minimal,

@@ -242,7 +242,7 @@ else:
                 for note in report.conversions:
                     st.caption(f":material/transform: {note}")
                 if report.size_mb <= settings.profile_html_budget_mb:
-                    st.components.v1.html(report.html, height=900, scrolling=True)
+                    st.iframe(report.html, height=900)
                 else:
                     st.info(
                         f"The report is {report.size_mb:.1f} MB, over the "

@@ -125,6 +125,11 @@ def test_the_page_in_a_real_browser(tmp_path):
         page.get_by_role("heading", name="Findings").scroll_into_view_if_needed()
         page.wait_for_timeout(800)
         page.screenshot(path=str(ARTIFACTS / "profile-findings.png"), full_page=False)
+        page.get_by_role("button", name="Build the ydata-profiling report").click()
+        report = page.frame_locator("iframe").first
+        report.get_by_text("Dataset statistics").first.wait_for(timeout=180_000)
+        assert report.locator("h1", has_text="Variables").count() > 0
+        page.screenshot(path=str(ARTIFACTS / "profile-report.png"), full_page=False)
         assert page.get_by_text("Traceback").count() == 0
 
 
