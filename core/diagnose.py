@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
+import re
 from collections import Counter
 from typing import Literal
 
@@ -343,6 +344,7 @@ def _explain(d: Diagnosis, run: Run, loss: Series) -> None:
     _explain_trend(d)
     _explain_health(d, loss, peak_lr)
     stop = _explain_evals(d)
+    _explain_metrics(d, run)
     stop = _explain_epochs(d, loss, run.hyperparameters.get("epochs_done"), stop) or stop
     if peak_lr and peak_lr >= HIGH_LR:
         d.findings.append(
@@ -453,6 +455,54 @@ def _explain_evals(d: Diagnosis) -> bool:
             "so the best point may lie earlier."
         )
     return True
+
+
+# Eval metrics where lower is better; any other (accuracy, f1, rouge, bleu…) is higher.
+_LOWER_IS_BETTER = re.compile(r"(wer|cer|error|perplexity|ppl|mae|mse|rmse)$")
+_NOT_METRICS = re.compile(r"(gen_len|_len|epoch|step)$")
+
+
+def _explain_metrics(d: Diagnosis, run: Run) -> None:
+    """When eval loss says stop early but a task metric (WER, accuracy) kept improving,
+    say so: which checkpoint to keep depends on which of the two matters."""
+    minima = {m.series: m for m in d.eval_minima if m.overfitting}
+    later: list[tuple[str, float, int, float, int]] = []
+    for name, series in run.series.items():
+        if not name.startswith("eval_") or series.is_loss or _NOT_METRICS.search(name):
+            continue
+        # the loss of the metric's own eval set: eval_g1_accuracy goes with eval_g1_loss
+        owners = [n for n in minima if name.startswith(n[: -len("loss")])]
+        if not owners:
+            continue
+        minimum = minima[max(owners, key=len)]
+        finite = series.finite
+        steps, values = series.steps[finite], series.values[finite]
+        upto = np.flatnonzero(steps <= minimum.step)
+        if len(values) < 3 or len(upto) == 0:
+            continue
+        best = int(np.argmin(values) if _LOWER_IS_BETTER.search(name) else np.argmax(values))
+        if int(steps[best]) > minimum.step:
+            at = upto[-1]
+            later.append(
+                (name, float(values[at]), int(steps[at]), float(values[best]), int(steps[best]))
+            )
+    if not later:
+        return
+    d.findings.append(
+        "Task metrics kept improving after the eval-loss minimum: "
+        + "; ".join(
+            f"{name} {_fmt(then)} at step {step_then}, best {_fmt(best)} at step {step_best}"
+            for name, then, step_then, best, step_best in later
+        )
+        + "."
+    )
+    where = ", ".join(f"{name} at step {step_best}" for name, _, _, _, step_best in later[:4])
+    d.advice.append(
+        "If the task metric matters more than the eval loss (which measures confidence, "
+        f"not answers), keep the checkpoint where the metric is best: {where}"
+        + (f" and {len(later) - 4} more" if len(later) > 4 else "")
+        + "."
+    )
 
 
 def _explain_epochs(
