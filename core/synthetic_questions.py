@@ -3,7 +3,10 @@
 For each table: counts, filters on values the value index found, group-bys
 by low-cardinality columns, averages, extremes and totals of measures, top 5
 rows, counts per year of a date, and questions asked through each parent
-table the table references by one foreign key. The SQL is written from the
+table the table references by one foreign key. With a glossary, columns are
+named by their recorded meaning ("state", not "st") and a value is sometimes
+asked for by its synonym ("Texas" for 'TX'), so the examples teach what the
+glossary says. The SQL is written from the
 template's intent as a sqlglot tree in the target's dialect, so it needs no
 model and no reading of the question; the training-data builder runs each one
 before it keeps it. ``KINDS`` names the shapes, and ``sql_kind`` reads the
@@ -21,6 +24,7 @@ import sqlglot
 from sqlglot import exp
 
 from core import identifiers
+from core.glossary import Glossary
 from core.naming import humanize, plural, singular, split_identifier
 from core.offline_engine import label_columns
 from core.schema import Column, Table
@@ -96,9 +100,30 @@ def _usable_value(value: str) -> bool:
 class _Writer:
     """SQL in one target's dialect, quoted as the dialect needs, built as sqlglot trees."""
 
-    def __init__(self, target: Target) -> None:
+    def __init__(self, target: Target, glossary: Glossary | None = None) -> None:
         self.target = target
         self.dialect = target.dialect
+        self.glossary = glossary or Glossary()
+
+    def words(self, table: Table, column: Column) -> str:
+        """How a question names the column: its glossary meaning's head, else its name."""
+        return short_meaning(self.glossary.meaning(table.name, column.name)) or humanize(
+            column.name
+        )
+
+    def spelling(self, table: Table, column: Column, value: str) -> str:
+        """The value as a question writes it: the glossary's synonym for it, if one is
+        recorded and reads as words (not a stray case variant)."""
+        for synonym in self.glossary.synonyms:
+            if (
+                synonym.table.lower() == table.name.lower()
+                and synonym.column.lower() == column.name.lower()
+                and synonym.value == value
+                and synonym.synonym.strip() == synonym.synonym
+                and synonym.synonym.lower() != value.lower()
+            ):
+                return synonym.synonym
+        return value
 
     def col(self, column: str, table: str | None = None) -> exp.Column:
         return identifiers.column(column, table, self.dialect)
@@ -115,6 +140,15 @@ class _Writer:
 
     def sql(self, query: exp.Expression) -> str:
         return query.sql(dialect=self.dialect)
+
+
+def short_meaning(meaning: str | None) -> str:
+    """The head of a recorded meaning, short enough to stand in a question:
+    "circuit status: ACTV active, …" gives "circuit status"; "" when too long."""
+    if not meaning:
+        return ""
+    head = re.split(r"[:;(,]| - | — ", meaning, maxsplit=1)[0].strip().rstrip(".")
+    return head if 0 < len(head.split()) <= 5 else ""
 
 
 def _equals(column: exp.Column, value: str) -> exp.EQ:
@@ -232,7 +266,7 @@ def _categories(w: _Writer, shape: _Shape) -> _Questions:
     """Counts per category, the most common one, and filters on values found in the data."""
     t, nouns = shape.table, _noun(shape.table)
     for column in shape.categories[:2]:
-        c, words = w.col(column.name), humanize(column.name)
+        c, words = w.col(column.name), w.words(t, column)
         per = exp.select(c, "COUNT(*)").from_(w.table(t.name)).group_by(c.copy())
         yield _pair(
             f"How many {nouns} are there per {words}?",
@@ -250,7 +284,7 @@ def _categories(w: _Writer, shape: _Shape) -> _Questions:
         )
         for value in _top_values(w.target, t, column, VALUES_PER_COLUMN):
             yield _pair(
-                f"How many {nouns} have {words} '{value}'?",
+                f"How many {nouns} have {words} '{w.spelling(t, column, value)}'?",
                 w,
                 exp.select("COUNT(*)").from_(w.table(t.name)).where(_equals(c, value)),
                 "filter",
@@ -272,7 +306,7 @@ def _measures(w: _Writer, shape: _Shape) -> _Questions:
     """Average, extremes and totals of numeric columns, top 5 rows, averages per category."""
     t, nouns, one = shape.table, _noun(shape.table), _noun(shape.table, False)
     for column in shape.measures[:2]:
-        m, words = w.col(column.name), humanize(column.name)
+        m, words = w.col(column.name), w.words(t, column)
         aggregates = [
             ("AVG", f"What is the average {words} of {nouns}?"),
             ("MAX", f"What is the highest {words} of any {one}?"),
@@ -297,7 +331,7 @@ def _measures(w: _Writer, shape: _Shape) -> _Questions:
         for category in shape.categories[:1]:
             c = w.col(category.name)
             yield _pair(
-                f"What is the average {words} of {nouns} per {humanize(category.name)}?",
+                f"What is the average {words} of {nouns} per {w.words(t, category)}?",
                 w,
                 exp.select(c, exp.func("AVG", m.copy()))
                 .from_(w.table(t.name))
@@ -314,7 +348,7 @@ def _years(w: _Writer, shape: _Shape) -> _Questions:
         c = w.col(column.name)
         year = w.year(c.copy())
         yield _pair(
-            f"How many {_noun(t)} are there per year of {humanize(column.name)}?",
+            f"How many {_noun(t)} are there per year of {w.words(t, column)}?",
             w,
             exp.select(exp.alias_(year.copy(), "year"), "COUNT(*)")
             .from_(w.table(t.name))
@@ -363,7 +397,7 @@ def _joins(w: _Writer, shape: _Shape, parent: _Shape, on: exp.Expression) -> _Qu
                 "count for a named parent",
             )
     for category in parent.categories[:1]:
-        c, words = w.col(category.name, p.name), humanize(category.name)
+        c, words = w.col(category.name, p.name), w.words(p, category)
         yield _pair(
             f"How many {nouns} are there per {_of(one, words)}?",
             w,
@@ -373,7 +407,8 @@ def _joins(w: _Writer, shape: _Shape, parent: _Shape, on: exp.Expression) -> _Qu
         )
         for value in _top_values(w.target, p, category, 1):
             yield _pair(
-                f"How many {nouns} belong to {_noun(p)} with {words} '{value}'?",
+                f"How many {nouns} belong to {_noun(p)} with {words} "
+                f"'{w.spelling(p, category, value)}'?",
                 w,
                 joined("COUNT(*)").where(_equals(c, value)),
                 "join",
@@ -382,7 +417,7 @@ def _joins(w: _Writer, shape: _Shape, parent: _Shape, on: exp.Expression) -> _Qu
     for measure in [m for m in shape.measures if _summable(m)][:1]:
         total = exp.func("SUM", w.col(measure.name, t.name))
         yield _pair(
-            f"What is the total {humanize(measure.name)} of {nouns} for each {one}?",
+            f"What is the total {w.words(t, measure)} of {nouns} for each {one}?",
             w,
             joined(*_copies(ids), total)
             .group_by(*_copies(group))
@@ -411,12 +446,14 @@ def _along_keys(w: _Writer, shape: _Shape, shapes: dict[str, _Shape]) -> _Questi
         yield from _joins(w, shape, parent, on)
 
 
-def synthetic_questions(target: Target) -> list[SyntheticQuestion]:
+def synthetic_questions(
+    target: Target, glossary: Glossary | None = None
+) -> list[SyntheticQuestion]:
     """Questions and SQL written from the schema's shape and the values in the data.
 
     Interleaved table by table, so that the first examples already cover every table.
     """
-    w = _Writer(target)
+    w = _Writer(target, glossary)
     tables = [
         t
         for t in target.schema.main_tables

@@ -170,10 +170,12 @@ def pairs_from_cases(cases: Iterable[dict[str, Any]], source: str = EVAL_SET) ->
     ]
 
 
-def pairs_from_schema(target: Target) -> list[Pair]:
-    """Synthetic questions from the schema (``core.synthetic_questions``), not yet run."""
+def pairs_from_schema(target: Target, glossary: Glossary | None = None) -> list[Pair]:
+    """Synthetic questions from the schema (``core.synthetic_questions``), not yet run;
+    worded with the glossary's meanings and synonyms when one is given."""
     return [
-        Pair(q.question, q.sql, SYNTHETIC, q.kind, q.template) for q in synthetic_questions(target)
+        Pair(q.question, q.sql, SYNTHETIC, q.kind, q.template)
+        for q in synthetic_questions(target, glossary)
     ]
 
 
@@ -404,7 +406,7 @@ def build_training_data(
     glossary = glossary or Glossary()
     pairs = pairs_from_cases(cases) + pairs_from_history(history)
     if synthetic:
-        pairs += pairs_from_schema(target)
+        pairs += pairs_from_schema(target, glossary)
     if not pairs:
         raise BadInput(
             "There is nothing to build examples from.",

@@ -97,6 +97,24 @@ def test_demo_training_data_is_chat_jsonl_whose_every_sql_runs(demo, settings) -
         assert row["examples"] == row["train"] + row["validation"] > 0
 
 
+def test_synthetic_questions_speak_the_glossary(demo) -> None:
+    from core.glossary import ColumnMeaning, Glossary, ValueSynonym
+    from core.synthetic_questions import short_meaning, synthetic_questions
+
+    glossary = Glossary(
+        meanings=[ColumnMeaning("invoices", "bill_prd", "billing month: the period billed")],
+        synonyms=[ValueSynonym("tickets", "rsn_cd", "customer equipment", "CPE")],
+    )
+    asked = {q.question: q.sql for q in synthetic_questions(demo, glossary)}
+    assert "How many invoices are there per billing month?" in asked
+    spelled = [q for q in asked if "'customer equipment'" in q]
+    assert spelled and "rsn_cd = 'CPE'" in asked[spelled[0]], "the SQL keeps the stored value"
+    plain = {q.question for q in synthetic_questions(demo)}
+    assert "How many invoices are there per billing month?" not in plain
+    assert short_meaning("circuit status: ACTV active, PEND pending") == "circuit status"
+    assert short_meaning("the date on which the account was first opened by sales") == ""
+
+
 def test_the_system_message_is_what_ask_sends(demo, settings) -> None:
     checked = examples_from_cases(_demo_cases()[:3], demo, settings)
 
