@@ -18,6 +18,10 @@ import logging
 import time
 from typing import Any
 
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
 from core import offline_engine
 from core.context import SchemaContext, select_context
 from core.errors import (
@@ -85,6 +89,7 @@ class AskResult:
     completion_tokens: int = 0
     row_cap: int = 0
     context_note: str = ""
+    tie_note: str = ""  # the one row of "LIMIT 1" shares its top value with another
 
     @property
     def row_count(self) -> int:
@@ -115,6 +120,7 @@ class AskResult:
             "truncated": self.truncated,
             "error": self.error,
             "hint": self.hint,
+            "tie_note": self.tie_note or None,
         }
 
 
@@ -219,6 +225,8 @@ def ask(
                 hint="Ask it in simpler parts.",
             )
         )
+    if result.ok and result.row_count == 1 and result.sql:
+        result.tie_note = tie_note(result.sql, result.columns, target, settings)
     result.duration_ms = (time.perf_counter() - started) * 1000
     logger.info(
         "Asked %r with %s: %s, %d rows in %.0f ms",
@@ -229,6 +237,54 @@ def ask(
         result.duration_ms,
     )
     return result
+
+
+def tie_note(sql: str, columns: list[str], target: Target, settings: Settings) -> str:
+    """For a query that keeps the first row of an order ("LIMIT 1"), whether the second
+    row has the same ordering values: then the one answer shown is one of several.
+    Costs one more query of two rows; "" when there is no tie or it cannot be told."""
+    try:
+        tree = sqlglot.parse_one(sql, read=target.dialect)
+    except (SqlglotError, RecursionError):
+        return ""
+    limit, order = tree.args.get("limit"), tree.args.get("order")
+    if (
+        not isinstance(tree, exp.Select)
+        or limit is None
+        or order is None
+        or tree.args.get("offset")
+    ):
+        return ""
+    if not (isinstance(limit.expression, exp.Literal) and limit.expression.name == "1"):
+        return ""
+    positions = []
+    for ordered in order.expressions:
+        key = ordered.this
+        for i, selected in enumerate(tree.selects):
+            inner = selected.this if isinstance(selected, exp.Alias) else selected
+            by_alias = isinstance(key, exp.Column) and not key.table and key.name == selected.alias
+            if by_alias or inner == key:
+                positions.append(i)
+                break
+        else:
+            return ""  # ordered by something not shown: a tie could not be read off the rows
+    probe = tree.copy()
+    probe.set("limit", exp.Limit(expression=exp.Literal.number(2)))
+    try:
+        checked = check_sql(
+            probe.sql(dialect=target.dialect), target.schema, dialect=target.dialect, row_cap=2
+        )
+        rows = _execute(checked, target, settings, 2).rows
+    except QuarryError as exc:
+        logger.info("The tie check did not run: %s", exc.message)
+        return ""
+    if len(rows) == 2 and all(rows[0][p] == rows[1][p] for p in positions):
+        names = ", ".join(columns[p] if p < len(columns) else str(p + 1) for p in positions)
+        return (
+            f"Another row has the same {names}: this answer is one of a tie. "
+            "Ask for the top few to see them all."
+        )
+    return ""
 
 
 def _ask_offline(

@@ -250,6 +250,8 @@ if result is not None:
     if result.status == "draft":
         st.caption("From the history: run it again to see its rows.")
     elif result.ok:
+        if result.tie_note:
+            st.info(result.tie_note, icon=":material/balance:")
         _show_rows(result)
         if result.limit_note:
             st.caption(f"LIMIT {result.limit_note} to the row limit of {result.row_cap:,}.")

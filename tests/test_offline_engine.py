@@ -172,3 +172,19 @@ def test_term_conditions_must_name_columns_of_one_table(shop):
     assert term_condition(BusinessTerm("x", "DROP TABLE sale"), schema) is None
     table, condition = term_condition(BusinessTerm("x", "CITY = 'Oslo'"), schema)
     assert table.name == "store" and condition.sql() == "city = 'Oslo'"
+
+
+def test_a_tie_for_the_top_is_said(shop):
+    from core.ask import tie_note
+
+    # Oslo has two stores and Rome one: the one row shown is the whole answer
+    clear = ask("Which city has the most stores?", shop, SETTINGS, engine="offline")
+    assert clear.ok and clear.rows == [("Oslo", 2)] and clear.tie_note == "", clear.sql
+    # Beta and Gamma have one sale each: the first row of the order is one of two
+    fewest = (
+        "SELECT s.name, COUNT(*) AS n FROM store s JOIN sale ON sale.store_id = s.store_id "
+        "GROUP BY s.store_id, s.name ORDER BY n ASC LIMIT 1"
+    )
+    assert "same n" in tie_note(fewest, ["name", "n"], shop, SETTINGS)
+    assert tie_note(fewest.replace("ASC", "DESC"), ["name", "n"], shop, SETTINGS) == ""
+    assert tie_note(fewest.replace("LIMIT 1", "LIMIT 3"), ["name", "n"], shop, SETTINGS) == ""
