@@ -288,8 +288,18 @@ def _resolve_tables(tree: exp.Expression, schema: Schema, sql: str) -> dict[int,
             resolved[id(node)] = table
     if unknown:
         names = ", ".join(dict.fromkeys(unknown))
+        own = schema.default_schema
+        elsewhere = [
+            u for u in unknown if "." in u and own and u.split(".")[0].lower() != own.lower()
+        ]
         raise UnknownObject(
-            f"Unknown table{'s' if len(set(unknown)) > 1 else ''}: {names}.",
+            f"Unknown table{'s' if len(set(unknown)) > 1 else ''}: {names}."
+            + (
+                f" This connection reads the database {own} only; other databases on the "
+                "server are not open to it."
+                if elsewhere
+                else ""
+            ),
             sql=sql,
             tables=tuple(dict.fromkeys(unknown)),
         )

@@ -53,9 +53,11 @@ SELECT SCHEMA_NAME FROM information_schema.SCHEMATA WHERE SCHEMA_NAME NOT IN :sy
 def introspect(engine: sa.Engine, schemas: Sequence[str] | None = None) -> Schema:
     """Read the schema of a target database.
 
-    `schemas` limits the read to those schemas; by default every schema the
-    user can see is read, except the system ones, and the URL's own database
-    becomes ``Schema.default_schema``.
+    `schemas` limits the read to those schemas. By default a MySQL URL that
+    names a database reads that database alone (other databases on the server
+    stay out of reach of the guard, the prompt and the checks); other backends
+    and a server URL read every schema the user can see except the system ones.
+    The URL's own database or schema becomes ``Schema.default_schema``.
     """
     started = time.perf_counter()
     if engine.dialect.name == "mysql":
@@ -80,6 +82,9 @@ def _in_clause(statement: str, name: str) -> sa.TextClause:
 def read_mysql_bulk(conn: sa.Connection, schemas: Sequence[str] | None = None) -> Schema:
     """The whole schema in three information_schema queries (plus one for schema names)."""
     default = conn.execute(sa.text("SELECT DATABASE()")).scalar()
+    if schemas is None and default:
+        # A URL that names a database is a connection to that database alone.
+        schemas = [default]
     if schemas is None:
         rows = conn.execute(
             _in_clause(_MYSQL_SCHEMAS, "system"), {"system": list(MYSQL_SYSTEM_SCHEMAS)}

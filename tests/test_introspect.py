@@ -62,12 +62,30 @@ def test_sakila_matches_its_script_views_included(sakila_target, shared_dir):
 
 
 @pytest.mark.mysql
-def test_other_schemas_are_listed_and_the_default_one_is_main(chinook_target, sakila_url):
+def test_a_connection_to_one_database_reads_that_database_alone(chinook_target, sakila_url):
+    from core.errors import UnknownObject
+    from core.guard import check_sql
+
     schema = chinook_target.schema
     assert schema.default_schema == "Chinook"
-    assert "sakila" in schema.schema_names
-    assert {t.schema for t in schema.main_tables} == {"Chinook"}
-    assert schema.table("film", "sakila") is not None
+    assert schema.schema_names == ["Chinook"], "sakila is on the server, not in this connection"
+    assert schema.table("film") is None
+    with pytest.raises(UnknownObject, match="reads the database Chinook only"):
+        check_sql("SELECT * FROM sakila.film", schema, dialect="mysql", row_cap=10)
+    check_sql("SELECT * FROM Chinook.Genre", schema, dialect="mysql", row_cap=10)
+
+
+@pytest.mark.mysql
+def test_a_server_url_reads_every_database(mysql_server_url, chinook_target, sakila_target):
+    from core.settings import Settings
+    from core.target import open_target
+
+    target = open_target(mysql_server_url, Settings.load())
+    try:
+        assert {"Chinook", "sakila"} <= set(target.schema.schema_names)
+        assert target.schema.default_schema is None
+    finally:
+        target.close()
 
 
 @pytest.mark.mysql
