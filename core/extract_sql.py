@@ -3,8 +3,12 @@
 Models wrap SQL in markdown fences, in JSON, in prose before and after, or
 follow it with their own imagined result. Candidates are gathered from the
 answer's structure (JSON fields, fenced blocks, then the lines of the text),
-and a candidate is accepted only when sqlglot parses it, whole, as one query.
-An answer with no such query yields None: it is shown as text and nothing runs.
+and a candidate is taken first when sqlglot parses it, whole, as one query.
+When none does but the answer marks some text as SQL all the same (a ``sql``
+fence, a fence that starts with a statement keyword, a JSON ``sql`` field),
+that text is returned as written: the guard then says what is wrong with it
+(a DROP, a syntax error) and the model can be asked to repair it. An answer
+with no SQL at all yields None: it is shown as text and nothing runs.
 """
 
 from __future__ import annotations
@@ -20,6 +24,12 @@ from sqlglot.errors import ParseError, TokenError
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+-]*)[ \t]*\n?(.*?)```", re.DOTALL)
 _JSON_KEYS = ("sql", "query", "SQL", "Query", "statement")
 _QUERY_START = re.compile(r"\b(select|with)\b", re.IGNORECASE)
+_SQL_LABELS = ("sql", "mysql", "mariadb", "postgresql", "postgres", "sqlite", "")
+_STATEMENT_START = re.compile(
+    r"^\s*(select|with|insert|update|delete|replace|merge|drop|create|alter|truncate|rename|"
+    r"grant|revoke|set|call|do|load|lock|unlock|show|explain|describe|handler|values|table)\b",
+    re.IGNORECASE,
+)
 
 
 def _parse_query(text: str, dialect: str) -> bool:
@@ -99,4 +109,16 @@ def extract_sql(answer: str, dialect: str = "mysql") -> str | None:
             return found
     for found in _text_candidates(answer, dialect):
         return found
+    return _marked_as_sql(answer)
+
+
+def _marked_as_sql(answer: str) -> str | None:
+    """Text the answer presents as SQL although it is no single query."""
+    for candidate in _json_candidates(answer):
+        if _clean(candidate):
+            return _clean(candidate)
+    for match in _FENCE.finditer(answer):
+        label, block = match.group(1).lower(), _clean(match.group(2))
+        if block and label in _SQL_LABELS and (label or _STATEMENT_START.match(block)):
+            return block
     return None

@@ -23,7 +23,12 @@ def test_shared_extraction_cases(case):
         ("You could select with care.", None),
         ("", None),
         ('{"query": "SELECT a FROM b"}', "SELECT a FROM b"),
-        ("```sql\nDELETE FROM t\n```", None),
+        # marked as SQL but no query: returned as written, for the guard to refuse
+        ("```sql\nDELETE FROM t\n```", "DELETE FROM t"),
+        ("```sql\nSELEC * FRM Track;\n```", "SELEC * FRM Track"),
+        ("```\nDROP TABLE Genre\n```", "DROP TABLE Genre"),
+        ("```\nnot sql at all\n```", None),
+        ("```python\nprint(1)\n```", None),
     ],
 )
 def test_more_shapes_of_answers(answer, expected):

@@ -59,6 +59,21 @@ def test_one_repair_round_sends_the_error_back(model_server, chinook_target):
     assert "Unknown table" in follow_up and "Tracks" in follow_up
 
 
+def test_a_model_answering_drop_gets_the_guards_reason(model_server, chinook_target):
+    model_server.say(*["```sql\nDROP TABLE Genre;\n```"] * 2)
+    settings = settings_for(model_server, max_repairs=1)
+    result = ask("Drop the genres", chinook_target, settings, engine="openai")
+    assert result.status == "rejected" and "changes the schema" in result.error, result.error
+    assert len(result.attempts) == 2, "it was sent back once for a repair"
+
+
+def test_a_syntax_error_goes_back_for_repair(model_server, chinook_target):
+    model_server.say("```sql\nSELEC * FRM Track\n```", "```sql\nSELECT COUNT(*) FROM Track\n```")
+    result = ask("How many tracks?", chinook_target, settings_for(model_server), engine="openai")
+    assert result.ok and result.rows == [(3503,)], (result.error, result.attempts)
+    assert "SELEC" in result.attempts[0]["error"]
+
+
 def test_repairs_stop_after_the_setting(model_server, chinook_target):
     model_server.say(*["SELECT nope FROM Track"] * 5)
     result = ask(
