@@ -121,6 +121,7 @@ class AskResult:
             "error": self.error,
             "hint": self.hint,
             "tie_note": self.tie_note or None,
+            "answer_text": self.answer_text,
         }
 
 

@@ -35,6 +35,19 @@ X_AXIS = "training_x"
 LOG_Y = "training_log_y"
 CLIP = "training_clip"
 FRESH_PER_LOG = ("training_map_", "training_save_")
+# Read counters in the forms' widget keys: the browser keeps a widget's value for as long
+# as its key lives, so a new file gets new keys (and its own values), not the last file's.
+LOG_SEQ, READ_SEQ = "training_log_seq", "training_read_seq"
+
+
+def _map_key(name: str) -> str:
+    return f"training_map_{name}_{st.session_state.get(LOG_SEQ, 0)}"
+
+
+def _save_key(name: str) -> str:
+    return f"training_save_{name}_{st.session_state.get(READ_SEQ, 0)}"
+
+
 TABS = ["Loss charts", "Training data"] + (["Fine-tuning"] if settings.has_model else [])
 
 
@@ -68,6 +81,9 @@ def _read(source: bytes | str, name: str, columns: dict[str, str] | None = None)
     fresh = FRESH_PER_LOG if columns is None else ("training_save_",)
     for key in [k for k in st.session_state if str(k).startswith(fresh)]:
         del st.session_state[key]
+    st.session_state[READ_SEQ] = st.session_state.get(READ_SEQ, 0) + 1
+    if columns is None:
+        st.session_state[LOG_SEQ] = st.session_state.get(LOG_SEQ, 0) + 1
     pending = Pending(source, name, columns=_columns(source, name))
     st.session_state[PENDING] = pending
     try:
@@ -133,18 +149,18 @@ def _column_mapping(pending: Pending, choice: ColumnChoice) -> None:
                 "Step",
                 step_options,
                 index=step_options.index(choice.step) if choice.step else 0,
-                key="training_map_step",
+                key=_map_key("step"),
             )
             loss_default = choice.losses[0] if choice.losses else choice.numeric[-1]
             loss = st.selectbox(
                 "Train loss",
                 choice.numeric,
                 index=choice.numeric.index(loss_default),
-                key="training_map_loss",
+                key=_map_key("loss"),
             )
             eval_options = ["(none)", *choice.numeric]
             eval_loss = st.selectbox(
-                "Validation loss (optional)", eval_options, key="training_map_eval"
+                "Validation loss (optional)", eval_options, key=_map_key("eval")
             )
             if st.form_submit_button("Read with this mapping"):
                 columns = {"loss": loss}
@@ -174,7 +190,7 @@ def _save_form(pending: Pending) -> None:
     label = "Save this run with its hyperparameters"
     with st.expander(label, icon=":material/save:"), st.form("training_save_form", border=False):
         st.caption("Filled in from the file where it states them; enter the others.")
-        name = st.text_input("Name", value=Path(pending.name).stem[:200], key="training_save_name")
+        name = st.text_input("Name", value=Path(pending.name).stem[:200], key=_save_key("name"))
         values: dict[str, object] = {}
         columns = st.columns(3)
         for i, spec in enumerate(training_runs.HYPERPARAMETERS):
@@ -184,7 +200,7 @@ def _save_form(pending: Pending) -> None:
                     spec.label,
                     value=str(stated.get(spec.key, "")),
                     help=spec.help,
-                    key=f"training_save_{spec.key}",
+                    key=_save_key(spec.key),
                 )
             elif spec.kind is int:
                 values[spec.key] = where.number_input(
@@ -193,7 +209,7 @@ def _save_form(pending: Pending) -> None:
                     step=1,
                     value=stated.get(spec.key),
                     help=spec.help,
-                    key=f"training_save_{spec.key}",
+                    key=_save_key(spec.key),
                 )
             else:
                 values[spec.key] = where.number_input(
@@ -203,7 +219,7 @@ def _save_form(pending: Pending) -> None:
                     format="%.3g",
                     step=None,
                     help=spec.help,
-                    key=f"training_save_{spec.key}",
+                    key=_save_key(spec.key),
                 )
         saved = st.form_submit_button("Save run", type="primary", icon=":material/save:")
     if saved:

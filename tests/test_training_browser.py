@@ -52,3 +52,32 @@ def test_a_real_log_shows_its_chart_and_diagnosis(app_url: str, shared_dir: Path
         page.screenshot(path=str(ARTIFACTS / "training_page.png"), full_page=True)
 
     assert traces >= 3  # the raw train loss, its smoothed curve, the eval loss
+
+
+def test_a_second_log_fills_the_save_form_with_its_own_values(app_url: str, shared_dir: Path):
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=60_000)
+    logs = shared_dir / "data/training-logs"
+    first = "hf_trainer_state__tinyllama_sft_2ep_with_eval__Dheena731.json"
+    second = "hf_trainer_state__whisper_ja_38ep_train_eval_divergence__P4P4N1CK.json"
+    with chromium_page(height=2600) as page:
+        page.goto(app_url)
+        page.get_by_role("link", name="Training", exact=True).click()
+        main = page.locator("[data-testid=stMain]")
+        upload = page.locator("input[type=file]").first
+        upload.set_input_files(logs / first)
+        expect(page.get_by_text(f"Read {first}", exact=False)).to_be_visible()
+        page.get_by_text("Save this run with its hyperparameters").click()
+        name = main.get_by_label("Name", exact=True)
+        expect(name).to_have_value(Path(first).stem)
+        epochs = main.get_by_label("Epochs", exact=True)
+        first_epochs = epochs.input_value()
+
+        upload.set_input_files(logs / second)
+        expect(page.get_by_text(f"Read {second}", exact=False)).to_be_visible()
+        if not main.get_by_label("Name", exact=True).is_visible():
+            page.get_by_text("Save this run with its hyperparameters").click()
+        expect(main.get_by_label("Name", exact=True)).to_have_value(Path(second).stem)
+        expect(main.get_by_label("Epochs", exact=True)).to_have_value("39")
+    assert first_epochs != "39"

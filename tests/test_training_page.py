@@ -132,9 +132,9 @@ def test_unusual_column_names_are_mapped(env: str, tmp_path: Path) -> None:
     at = _upload(_page(), log)
     (error,) = _texts(at.error)
     assert "none of them is named like a loss" in error
-    at.selectbox(key="training_map_step").select("iteration_no")
-    at.selectbox(key="training_map_loss").select("objective")
-    at.selectbox(key="training_map_eval").select("heldout")
+    at.selectbox(key=_key(at, "map", "step")).select("iteration_no")
+    at.selectbox(key=_key(at, "map", "loss")).select("objective")
+    at.selectbox(key=_key(at, "map", "eval")).select("heldout")
     _button(at, "Read with this mapping").click()
     at.run()
 
@@ -146,9 +146,15 @@ def test_unusual_column_names_are_mapped(env: str, tmp_path: Path) -> None:
     assert _array(xs)[:2] == [10, 20]  # the mapped step, not row numbers
 
 
+def _key(at: AppTest, form: str, name: str) -> str:
+    """A form widget's key: the page numbers them per log read."""
+    seq = at.session_state["training_log_seq" if form == "map" else "training_read_seq"]
+    return f"training_{form}_{name}_{seq}"
+
+
 def _save(at: AppTest, **numbers: float) -> AppTest:
     for label, value in numbers.items():
-        at.number_input(key=f"training_save_{label}").set_value(value)
+        at.number_input(key=_key(at, "save", label)).set_value(value)
     _button(at, "Save run").click()
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -373,6 +379,6 @@ def test_tensorboard_events_by_upload_and_by_folder(env: str, tmp_path: Path) ->
     _button(at, "Read").click()
     at.run()
     assert "tensorboard, 3,000 points" in _texts(at.success)[0]
-    assert at.number_input(key="training_save_gradient_accumulation_steps").value == 4
-    assert at.number_input(key="training_save_learning_rate").value == pytest.approx(2e-4)
-    assert at.text_input(key="training_save_base_model").value == "Qwen/Qwen2.5-7B"
+    assert at.number_input(key=_key(at, "save", "gradient_accumulation_steps")).value == 4
+    assert at.number_input(key=_key(at, "save", "learning_rate")).value == pytest.approx(2e-4)
+    assert at.text_input(key=_key(at, "save", "base_model")).value == "Qwen/Qwen2.5-7B"
