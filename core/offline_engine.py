@@ -252,6 +252,7 @@ class _Reader:
         self.norms = [t.norm for t in self.tokens]
         self._read_intents()
         self.term_filters = self._read_terms()
+        self.values = values
         self.linking: Linking = link(
             question, lexicon, values, blocked=set(self.used), tokens=self.tokens
         )
@@ -671,9 +672,27 @@ class _Reader:
                 f"{frame.subject.name}; say which column you mean, or add the meaning to the "
                 "glossary."
             )
+        if hit.table not in named:  # "the album Iron Maiden" says whose value it is
+            self._refuse_near_miss(m, hit, frame, mentioned)
         same = [h.value for h in hits if (h.table, h.column) == (hit.table, hit.column)]
         variants = self.glossary.variants(hit.table, hit.column, hit.value)
         return _Filter(hit.table, hit.column, list(dict.fromkeys(same + variants)))
+
+    def _refuse_near_miss(
+        self, m: Mention, hit: ValueHit, frame: _Frame, mentioned: set[tuple[str, str]]
+    ) -> None:
+        """ "customers from Brasil": 'Brasil' is exactly a track's name, but the customers'
+        own 'Brazil' is one letter away. Joining to tracks would answer another question."""
+        subject = frame.subject.name
+        if hit.table == subject or (hit.table, hit.column) in mentioned or self.values is None:
+            return
+        close = self.values.near(self._span(m), subject)
+        if close:
+            raise self.decline(
+                f"'{self._span(m)}' is a value of {hit.table}.{hit.column}, not of {subject}; "
+                f"did you mean {subject}.{close[0].column} '{close[0].value}'? Ask with that "
+                "spelling, or add it to the glossary as a synonym."
+            )
 
     def _narrow_hits(
         self, m: Mention, hits: list[ValueHit], frame: _Frame, mentioned: set[tuple[str, str]]

@@ -16,6 +16,7 @@ import time
 from collections import defaultdict
 
 import sqlalchemy as sa
+from rapidfuzz import fuzz, process
 from sqlglot import exp
 
 from core import identifiers
@@ -64,6 +65,20 @@ class ValueIndex:
         if all((h.table, h.column, h.value) != (hit.table, hit.column, hit.value) for h in bucket):
             bucket.append(hit)
             self._by_column[(hit.table, hit.column)].append(hit)
+
+    def near(self, text: str, table: str, cutoff: float = 80.0) -> list[ValueHit]:
+        """Values of `table` spelled close to `text` ('Brazil' for "Brasil"), closest first;
+        exact matches left out."""
+        wanted = normalize(text)
+        pool = [h for (t, _), hits in self._by_column.items() if t == table for h in hits]
+        found = process.extract(
+            wanted,
+            [normalize(h.value) for h in pool],
+            scorer=fuzz.ratio,
+            score_cutoff=cutoff,
+            limit=5,
+        )
+        return [pool[i] for _, _, i in found if normalize(pool[i].value) != wanted]
 
     def top_values(self, table: str, column: str, limit: int = 5) -> list[tuple[str, int]]:
         found = [(h.value, h.count) for h in self._by_column.get((table, column), ())]

@@ -188,3 +188,10 @@ def test_a_tie_for_the_top_is_said(shop):
     assert "same n" in tie_note(fewest, ["name", "n"], shop, SETTINGS)
     assert tie_note(fewest.replace("ASC", "DESC"), ["name", "n"], shop, SETTINGS) == ""
     assert tie_note(fewest.replace("LIMIT 1", "LIMIT 3"), ["name", "n"], shop, SETTINGS) == ""
+
+
+@pytest.mark.mysql
+def test_a_near_miss_in_the_subject_beats_an_exact_value_elsewhere(chinook_target):
+    result = ask("How many customers are from Brasil?", chinook_target, SETTINGS, engine="offline")
+    assert result.status == "declined", result.sql
+    assert "did you mean Customer.Country 'Brazil'" in result.error
