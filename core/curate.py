@@ -518,7 +518,7 @@ def _check_variants(table: Table, column: Column, values: list[tuple[Any, int]])
 
 
 def _check_text_sentinels(
-    table: Table, column: Column, values: list[tuple[Any, int]]
+    table: Table, column: Column, values: list[tuple[Any, int]], dialect: str = "mysql"
 ) -> list[Finding]:
     hits = [(v, n) for v, n in values if isinstance(v, str) and _norm(v) in TEXT_SENTINELS]
     if not hits:
@@ -532,7 +532,8 @@ def _check_text_sentinels(
             "sentinel",
             f"{column.name} uses {shown} for a missing value.",
             f"Read {', '.join(repr(v) for v, _ in hits)} as missing (NULL), e.g. "
-            f"NULLIF({column.name}, '{hits[0][0]}').",
+            f"NULLIF({identifiers.quote(column.name, dialect)}, "
+            f"{exp.Literal.string(hits[0][0]).sql(dialect=dialect)}).",
             {"values": [[v, n] for v, n in hits], "rows": sum(n for _, n in hits)},
         )
     ]
@@ -713,7 +714,9 @@ def _check_value_sentinel(
             "sentinel",
             f"{int(rows)} rows of {column.name} hold {value} where a value is missing; the other "
             f"values run from {low} to {high}.",
-            f"Read {value} as missing: NULLIF({column.name}, {literal}), or exclude it before "
+            f"Read {value} as missing: "
+            f"NULLIF({identifiers.quote(column.name, runner.target.dialect)}, {literal}), "
+            "or exclude it before "
             "sums, averages and date ranges.",
             {"value": value, "rows": int(rows), "others_min": low, "others_max": high},
         )
@@ -868,7 +871,7 @@ def _inconsistent(
                 shapes = _check_text_shapes(table, column, values, runner.target.dialect)
                 if not any(f.check == "number_as_text" for f in shapes):
                     found += _check_variants(table, column, values)
-                found += _check_text_sentinels(table, column, values)
+                found += _check_text_sentinels(table, column, values, runner.target.dialect)
                 found += shapes
             found += _check_value_sentinel(runner, table, column, col_stats)
             found += _check_duplicates(runner, table, column, col_stats)

@@ -397,7 +397,15 @@ def loads(text: str, fmt: str | None = None, *, source: str = "import") -> Gloss
             f"The glossary file is not valid {(fmt or 'YAML').upper()}: {first}",
             hint="Fix the file, or export a glossary to see the shape.",
         ) from None
-    return from_dict(data or {}, source=source)
+    if data is None:
+        raise BadInput("The glossary file is empty.", hint="Export a glossary to see the shape.")
+    glossary = from_dict(data, source=source)
+    if not glossary:
+        raise BadInput(
+            "The glossary file holds no entries, so nothing was replaced.",
+            hint="Export a glossary to see the shape.",
+        )
+    return glossary
 
 
 def read_file(path: str, *, source: str = "import") -> Glossary:

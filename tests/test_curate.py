@@ -247,3 +247,16 @@ def test_cli_profile_and_curate_print_json(tmp_path):
 
     missing = cli("profile", "--url", url, "--table", "nope")
     assert missing.returncode == 2 and missing.stderr.startswith("FAILED: There is no table")
+
+
+@pytest.mark.parametrize(
+    "dialect, written", [("mysql", "NULLIF(`zip code`, 'N/A')"), ("postgres", 'NULLIF("zip code"')]
+)
+def test_a_suggested_fix_quotes_what_needs_quoting(dialect, written):
+    from core.schema import Column, Table
+
+    table = Table("staff_list", None, "view", columns=[Column("zip code", "varchar(10)", True)])
+    (finding,) = curation._check_text_sentinels(
+        table, table.columns[0], [("N/A", 3), ("12345", 1)], dialect
+    )
+    assert written in finding.suggestion

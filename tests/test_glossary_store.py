@@ -98,6 +98,9 @@ def test_yaml_and_json_round_trip(fmt):
             "Entry 1 of 'meanings' has no column",
         ),
         ("synonyms:\n  - plain text", "not a mapping"),
+        ("[]", "holds a mapping"),
+        ("", "is empty"),
+        ("meanings: []\nterms: []", "holds no entries"),
     ],
 )
 def test_a_bad_file_says_what_is_wrong(text, says):
