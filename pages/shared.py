@@ -165,9 +165,9 @@ def show_error(error: QuarryError | AskResult) -> None:
     """What went wrong and what to do, never a traceback."""
     message = error.message if isinstance(error, QuarryError) else (error.error or "It failed.")
     hint = error.hint
-    st.error(message, icon=":material/error:")
+    st.error(plain(message), icon=":material/error:")
     if hint:
-        st.caption(hint)
+        st.caption(plain(hint))
 
 
 def _add_connection_form(settings: Settings) -> None:
