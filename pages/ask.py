@@ -263,6 +263,12 @@ if result is not None:
         ):
             history.mark_good(run_id)
             st.toast("Marked as good.")
+        if result.attempts:
+            label = f"Repaired {len(result.attempts)} time{'s' if len(result.attempts) > 1 else ''}"
+            with st.expander(label, icon=":material/build:"):
+                for attempt in result.attempts:
+                    st.code(attempt["sql"], language="sql")
+                    st.caption(shared.plain(attempt["error"]))
     else:
         shared.show_error(result)
         if result.answer_text:

@@ -37,8 +37,12 @@ if target is not None:
     questions = shared.suggestions(target)
     if questions:
         st.subheader("Try one of these")
-        for question in questions:
-            st.markdown(f"- {question}")
+        for i, question in enumerate(questions):
+            if st.button(question, key=f"home_example_{i}", icon=":material/chat:"):
+                # the Ask page picks these up and asks at once
+                st.session_state["ask_question"] = question
+                st.session_state["ask_pending"] = question
+                st.switch_page(shared.page_path("ask.py"))
 
 with st.expander("Settings in effect"):
     st.markdown(

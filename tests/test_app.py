@@ -22,6 +22,12 @@ def test_home_page_opens_on_the_demo(app_env):
     assert at.title[0].value == "Quarry"
     assert at.sidebar.selectbox(key="connection_name").value == "demo"
     assert any(m.label == "Tables and views" and m.value == "8" for m in at.metric)
+    example = next(b for b in at.button if b.key == "home_example_0")
+    example.click()
+    at.run()
+    assert not at.exception, at.exception
+    assert at.text_area(key="ask_question").value == example.label, "it opened Ask with it"
+    assert at.metric or at.dataframe, "and asked it at once"
 
 
 def test_ask_page_from_question_to_metric_and_chart(app_env):

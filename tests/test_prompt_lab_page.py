@@ -228,6 +228,17 @@ def test_ask_writes_with_the_promoted_version(with_model, app_env):
     assert "MARKER-V2" in sent
 
 
+def test_a_repaired_answer_shows_what_was_repaired(with_model, app_env):
+    with_model.responder = None
+    with_model.say("SELECT COUNT(*) FROM Customers", "SELECT COUNT(*) FROM Customer")
+    at = _page("pages/ask.py")
+    at.text_area(key="ask_question").set_value("How many customers are there?")
+    _click(at, "Ask")
+    assert at.session_state["ask_result"].rows == [(59,)]
+    assert [e.label for e in at.expander if e.label.startswith("Repaired")] == ["Repaired 1 time"]
+    assert any("FROM Customers" in c.value for c in at.code)
+
+
 def test_the_critic_review_shows_beside_the_rules(with_model, app_env):
     with_model.responder = None
     with_model.say('[{"quote": "nothing else", "problem": "Leaves no room for a refusal."}]')
