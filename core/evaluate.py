@@ -166,7 +166,14 @@ CASE_SHAPE = '{"id", "question", "sql"} (and optionally "ambiguous": true or fal
 
 def load_cases(path: str | Path) -> list[dict[str, Any]]:
     """Question cases: {"id", "question", "sql"} (and optionally "ambiguous")."""
-    return load_jsonl(path, "question", CASE_SHAPE)
+    cases = load_jsonl(path, "question", CASE_SHAPE)
+    for number, case in enumerate(cases, start=1):
+        if "ambiguous" in case and not isinstance(case["ambiguous"], bool | None):
+            raise BadInput(
+                f"Case {number} of {path} has 'ambiguous': {case['ambiguous']!r}.",
+                hint="Use true or false.",
+            )
+    return cases
 
 
 def load_guard_cases(path: str | Path) -> list[dict[str, Any]]:

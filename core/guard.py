@@ -559,7 +559,13 @@ def check_sql(
         _canonical_case(tree, resolved)
     had_limit = tree.args.get("limit") is not None
     probe, note = _apply_limit(tree, row_cap)
-    tables = tuple(dict.fromkeys(t.qualified_name for t in resolved.values()))
+    own = (schema.default_schema or "").lower() if schema is not None else ""
+    tables = tuple(
+        dict.fromkeys(
+            t.name if (t.schema or "").lower() in ("", own) else t.qualified_name
+            for t in resolved.values()
+        )
+    )
 
     try:
         if (_top_level_limit(tokens) is not None) != had_limit:

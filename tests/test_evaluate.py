@@ -44,3 +44,6 @@ def test_a_malformed_cases_file_names_the_line(tmp_path):
         load_cases(path)
     with pytest.raises(BadInput, match="No cases file"):
         load_cases(tmp_path / "absent.jsonl")
+    path.write_text('{"id": 1, "question": "q", "ambiguous": "maybe"}\n')
+    with pytest.raises(BadInput, match="'ambiguous': 'maybe'"):
+        load_cases(path)
