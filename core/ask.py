@@ -240,6 +240,23 @@ def ask(
     return result
 
 
+def reads_same_tables(edited: str, original: str | None, dialect: str) -> bool:
+    """Whether a hand edit of `original` still reads one of its tables: then it answers
+    the same question better; otherwise it is a new query and keeps no question."""
+    if not original:
+        return False
+
+    def tables(sql: str) -> set[str]:
+        try:
+            return {
+                t.name.lower() for t in sqlglot.parse_one(sql, read=dialect).find_all(exp.Table)
+            }
+        except (SqlglotError, RecursionError, AttributeError):
+            return set()
+
+    return bool(tables(edited) & tables(original))
+
+
 def tie_note(sql: str, columns: list[str], target: Target, settings: Settings) -> str:
     """For a query that keeps the first row of an order ("LIMIT 1"), whether the second
     row has the same ordering values: then the one answer shown is one of several.

@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import history, prompts, readings
 from core.ambiguity import QuestionCheck, check_target, rewrite
-from core.ask import AskResult, ask, run_sql
+from core.ask import AskResult, ask, reads_same_tables, run_sql
 from core.charts import build_figure, choose_chart
 from core.errors import QuarryError
 from core.values import csv_bytes, display_frame, metric_text
@@ -233,9 +233,11 @@ def _show_sql_editor(result: AskResult) -> None:
                     st.session_state[SQL_EDIT],
                     target,
                     settings,
-                    # The edit answers the same question better; kept with it (engine
-                    # "manual"), a good run marked so becomes an eval case.
-                    question=result.question,
+                    # An edit of the same tables answers the same question better: kept
+                    # with it (engine "manual"), a good run marked so becomes an eval case.
+                    question=result.question
+                    if reads_same_tables(st.session_state[SQL_EDIT], result.sql, target.dialect)
+                    else "",
                 )
             )
         st.rerun()

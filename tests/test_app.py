@@ -60,6 +60,17 @@ def test_edited_sql_runs_and_a_hostile_one_is_refused(app_env):
     next(b for b in at.button if b.label == "Run this SQL").click()
     at.run()
     assert [m.value for m in at.metric] == ["2,086"]
+    assert at.session_state["ask_result"].question == "", "another table: a new query"
+    at.text_area(key="ask_sql_edit").input("SELECT COUNT(*) FROM sites WHERE site_id > 10")
+    next(b for b in at.button if b.label == "Run this SQL").click()
+    at.run()
+    assert at.session_state["ask_result"].question == ""
+    ask(at, "How many customers are there?")
+    at.text_area(key="ask_sql_edit").input("SELECT COUNT(*) FROM customers WHERE cust_id > 10")
+    next(b for b in at.button if b.label == "Run this SQL").click()
+    at.run()
+    kept = at.session_state["ask_result"]
+    assert kept.question == "How many customers are there?" and kept.engine == "manual"
     at.text_area(key="ask_sql_edit").input("DROP TABLE customers")
     next(b for b in at.button if b.label == "Run this SQL").click()
     at.run()
