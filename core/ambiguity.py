@@ -223,12 +223,43 @@ class _Check:
             if m.kind != "schema" or m.tables():
                 continue
             best = m.best_score
-            contenders = [c for c in m.columns() if c.score >= ABOUT_EQUAL * best]
+            contenders = self._base_tables_first(
+                m, [c for c in m.columns() if c.score >= ABOUT_EQUAL * best]
+            )
             tables = list(dict.fromkeys(c.element.table for c in contenders))
             if len(tables) < 2 or self._settled_by_named(contenders):
                 continue
             found.append(self._column_finding(m, contenders))
         return found
+
+    def _base_tables_first(self, m: Mention, contenders: list[Candidate]) -> list[Candidate]:
+        """Views repeat their tables' columns (film_list.rating is film.rating): when a
+        table offers the column, the views that copy it are no separate reading. And
+        a table another word of the question already reads ("rental rate" is film's)
+        settles it."""
+        kinds = {
+            c.element.table: getattr(self.schema.table(c.element.table), "kind", "")
+            for c in contenders
+        }
+        tables = [c for c in contenders if kinds[c.element.table] != "view"]
+        contenders = tables or contenders
+        read = set()
+        for other in self.linking.mentions:
+            if other is m or other.kind != "schema" or other.tables() or not other.columns():
+                continue
+            owners = {
+                c.element.table
+                for c in other.columns()
+                if c.score >= ABOUT_EQUAL * other.best_score
+                and kinds.get(c.element.table, "") != "view"
+                and getattr(self.schema.table(c.element.table), "kind", "") != "view"
+            }
+            if len(owners) == 1:  # a column only one table has
+                read |= owners
+        in_play = [c for c in contenders if c.element.table in read]
+        if len({c.element.table for c in in_play}) == 1 and len(read) == 1:
+            return in_play
+        return contenders
 
     def _settled_by_named(self, contenders: list[Candidate]) -> bool:
         if not self.named:

@@ -172,3 +172,18 @@ def test_latest_dates_reads_the_newest_date_of_each_date_column(chinook_target):
         newest = conn.execute(sa.text("SELECT MAX(InvoiceDate) FROM Invoice")).scalar()
     assert found[("Invoice", "InvoiceDate")] == newest.date()
     assert ("Employee", "HireDate") in found
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize(
+    "question, clear",
+    [
+        # rating is film's; film_list and nicer_but_slower_film_list are views copying it
+        ("What is the average rental rate per rating?", True),
+        ("Show the rental rate and the last update.", True),  # rental rate is film's alone
+        ("Show the last update.", False),  # every table has one
+        ("List the names and the last update.", False),  # names settle nothing
+    ],
+)
+def test_views_and_the_other_words_settle_whose_column(sakila_target, question, clear):
+    assert _check(question, sakila_target).clear is clear
