@@ -17,6 +17,9 @@ import dataclasses
 import re
 from collections import defaultdict
 
+from rapidfuzz import process
+from rapidfuzz.distance import OSA
+
 from core.glossary import Glossary
 from core.naming import expand, singular, split_identifier
 from core.schema import Schema
@@ -336,6 +339,48 @@ def _schema_mentions(tokens: list[Token], lexicon: Lexicon, blocked: set[int]) -
     return found
 
 
+TYPO_MIN_LENGTH = 5  # shorter words are too often another real word one letter away
+TYPO_PENALTY = 0.8
+
+
+def _slips_allowed(word: str) -> int:
+    """Edits (a letter left out, added, changed, or two swapped) a word may be off by."""
+    return 1 if len(word) < 8 else 2
+
+
+def _misspelled_mentions(
+    tokens: list[Token], lexicon: Lexicon, blocked: set[int], mentions: list[Mention]
+) -> list[Mention]:
+    """A word no phrase or value covers, one slip from a one-word schema name
+    ("custmers", "contry"), read as that name at a lower score."""
+    covered = {i for m in mentions for i in range(m.start, m.end)} | blocked
+    names = [phrase[0] for phrase in lexicon.entries if len(phrase) == 1]
+    found = []
+    for i, token in enumerate(tokens):
+        word = token.norm
+        if (
+            i in covered
+            or token.quoted
+            or len(word) < TYPO_MIN_LENGTH
+            or not word.isalpha()
+            or word in STOPWORDS
+            or word in FILLERS
+            or word in lexicon.words
+        ):
+            continue
+        best = process.extractOne(
+            word, names, scorer=OSA.distance, score_cutoff=_slips_allowed(word)
+        )
+        if best is None or best[0][0] != word[0]:
+            continue
+        candidates = [
+            Candidate(c.element, c.score * TYPO_PENALTY, f"typo of {best[0]}")
+            for c in lexicon.lookup((best[0],))
+        ]
+        found.append(Mention(i, i + 1, "schema", candidates, source="typo"))
+    return found
+
+
 def _value_mentions(
     tokens: list[Token],
     values: ValueIndex | None,
@@ -433,6 +478,7 @@ def link(
     mentions = _schema_mentions(tokens, lexicon, blocked) + _value_mentions(
         tokens, values, blocked, lexicon, question
     )
+    mentions += _misspelled_mentions(tokens, lexicon, blocked, mentions)
     chosen = _choose(tokens, mentions, lexicon)
     return Linking(question, tokens, _coordinated(tokens, chosen, lexicon, blocked))
 

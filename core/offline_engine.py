@@ -1292,4 +1292,12 @@ def generate(
     reader = _Reader(question, schema, lexicon, values, glossary, dialect)
     frame = reader.read()
     sql = _Builder(schema, dialect, frame).build()
-    return OfflineAnswer(sql=sql, reading=_reading(frame))
+    reading = _reading(frame)
+    slips = [
+        f"'{reader._span(m)}' as {m.candidates[0].source.removeprefix('typo of ')}"
+        for m in reader.mentions
+        if m.source == "typo" and m.candidates
+    ]
+    if slips:
+        reading += "; read " + ", ".join(slips)
+    return OfflineAnswer(sql=sql, reading=reading)

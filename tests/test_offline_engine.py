@@ -195,3 +195,22 @@ def test_a_near_miss_in_the_subject_beats_an_exact_value_elsewhere(chinook_targe
     result = ask("How many customers are from Brasil?", chinook_target, SETTINGS, engine="offline")
     assert result.status == "declined", result.sql
     assert "did you mean Customer.Country 'Brazil'" in result.error
+
+
+@pytest.mark.parametrize(
+    "question, rows, slip",
+    [
+        ("How many stroes are in Oslo?", [(2,)], "'stroes' as store"),
+        ("How many sales are there in each regoin?", {("North", 3), ("South", 1)}, "as region"),
+    ],
+)
+def test_a_one_letter_slip_in_a_name_is_read_and_said(shop, question, rows, slip):
+    result = ask(question, shop, SETTINGS, engine="offline")
+    assert result.ok, (result.error, result.sql)
+    assert (set(result.rows) if isinstance(rows, set) else result.rows) == rows
+    assert slip in result.reading
+
+
+def test_two_slips_in_a_short_word_are_not_guessed(shop):
+    result = ask("How many sales are there in each rgeoin?", shop, SETTINGS, engine="offline")
+    assert result.status == "declined", result.sql
