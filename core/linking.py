@@ -290,6 +290,9 @@ def build_lexicon(
             if len(own) == 2 and own[1] in _UNIT_WORDS and own[0] not in STOPWORDS:
                 # "mrc" for mrc_amt: the thing measured, its unit word left off
                 lexicon.add(own[:1], c_el, 0.5, "head")
+            if len(own) == 1 and own[0].endswith("ing") and len(own[0]) > 5:
+                # "films rated PG": the verb of a column named as an activity (rating)
+                lexicon.add((own[0][:-3] + "ed",), c_el, 0.9, "verb")
             expanded = _expanded(c_words)
             if len(expanded) > 1 and expanded[-1] not in ("id", "identifier"):
                 lexicon.add(expanded[-1:], c_el, 0.5, "head")

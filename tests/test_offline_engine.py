@@ -8,7 +8,7 @@ import pytest
 
 from core.ask import ask
 from core.evaluate import evaluate, judge
-from core.glossary import BusinessTerm, Glossary
+from core.glossary import BusinessTerm, Glossary, ValueSynonym
 from core.settings import Settings
 from core.target import open_target
 from tests.golden import cases, local_cases, present
@@ -214,3 +214,16 @@ def test_a_one_letter_slip_in_a_name_is_read_and_said(shop, question, rows, slip
 def test_two_slips_in_a_short_word_are_not_guessed(shop):
     result = ask("How many sales are there in each rgeoin?", shop, SETTINGS, engine="offline")
     assert result.status == "declined", result.sql
+
+
+@pytest.mark.mysql
+def test_a_column_named_as_an_activity_is_found_by_its_verb(sakila_target):
+    glossary = Glossary(synonyms=[ValueSynonym("film", "rating", "pg13", "PG-13")])
+    result = ask(
+        "How many films are rated pg13?",
+        sakila_target,
+        SETTINGS,
+        engine="offline",
+        glossary=glossary,
+    )
+    assert result.ok and result.rows == [(223,)], (result.error, result.sql)
