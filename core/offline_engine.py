@@ -96,6 +96,8 @@ _SIZE = (
     "count",
 )
 _DATE_KINDS = ("date", "datetime")
+# Timestamps a database keeps about its own rows, not dates an analyst counts by.
+BOOKKEEPING_DATE = re.compile(r"(^|_)(last_?)?(update|updated|modified|changed)(_|$)", re.I)
 
 # adjective words -> (direction, hint words or "date"/"birth")
 _SUPERLATIVES: dict[tuple[str, ...], tuple[str, object]] = {
@@ -253,6 +255,7 @@ class _Reader:
         self._read_intents()
         self.term_filters = self._read_terms()
         self.values = values
+        self._year_mentions: set[int] = set()
         self.linking: Linking = link(
             question, lexicon, values, blocked=set(self.used), tokens=self.tokens
         )
@@ -456,6 +459,9 @@ class _Reader:
         columns: list[tuple[Mention, tuple[str, str]]] = []
         for m in mentions:
             if m.kind != "schema" or m is subject_mention:
+                continue
+            if id(m) in self._year_mentions:  # the date column a year is counted by
+                consumed.update(range(m.start, m.end))
                 continue
             if m is group_mention:
                 frame.group = self._resolve_group(m, frame)
@@ -732,20 +738,47 @@ class _Reader:
             if not 1800 <= year <= 2200:
                 continue
             dates = [c for c in frame.subject.columns if c.kind in _DATE_KINDS]
-            if len(dates) != 1:
+            date = dates[0] if len(dates) == 1 else self._date_of_year(frame.subject, dates)
+            if date is None:
                 raise self.decline(
                     f"'{year}' is a year, but {frame.subject.name} has "
                     + (
                         "no date column."
                         if not dates
-                        else "several date columns: " + ", ".join(c.name for c in dates) + "."
+                        else "several date columns: "
+                        + ", ".join(c.name for c in dates)
+                        + f"; say which (for example 'in {year} by "
+                        + " ".join(_words(dates[0].name))
+                        + "')."
                     )
                 )
-            years.append((frame.subject.name, dates[0].name, year))
+            years.append((frame.subject.name, date.name, year))
             consumed.add(i)
             if i > 0:
                 consumed.add(i - 1)
         return years
+
+    def _date_of_year(self, table: Table, dates: list[Column]) -> Column | None:
+        """Which of several date columns a year is about: one the question names ("in 2005
+        by return date"), else the table's own date, named after it (rental.rental_date),
+        leaving out the bookkeeping ones (last_update)."""
+        named = [
+            m
+            for m in self._schema_mentions()
+            if any(
+                c.element.table == table.name and c.element.column in {d.name for d in dates}
+                for c in m.columns()[:1]
+            )
+        ]
+        if len(named) == 1:
+            self._year_mentions.add(id(named[0]))
+            return table.column(named[0].columns()[0].element.column)
+        kept = [d for d in dates if not BOOKKEEPING_DATE.search(d.name)]
+        if len(kept) == 1:
+            return kept[0]
+        own = {singular(w) for w in _words(table.name)}
+        owned = [d for d in kept if singular(_words(d.name)[0]) in own]
+        return owned[0] if len(owned) == 1 else None
 
     def _hint_column(self, table: Table, hint: object) -> Column | None:
         if hint in ("date", "birth"):

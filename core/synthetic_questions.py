@@ -26,7 +26,7 @@ from sqlglot import exp
 from core import identifiers
 from core.glossary import Glossary
 from core.naming import humanize, plural, singular, split_identifier
-from core.offline_engine import label_columns
+from core.offline_engine import BOOKKEEPING_DATE, label_columns
 from core.schema import Column, Table
 from core.target import Target
 
@@ -186,10 +186,6 @@ class _Shape:
         return " and ".join(humanize(c.name) for c in self.labels)
 
 
-# Timestamps a database keeps about its own rows say nothing an analyst asks about.
-_BOOKKEEPING_DATE = re.compile(r"(^|_)(last_?)?(update|updated|modified|changed)(_|$)", re.I)
-
-
 def _shape(table: Table, target: Target) -> _Shape:
     values = target.values()
 
@@ -223,7 +219,7 @@ def _shape(table: Table, target: Target) -> _Shape:
     dates = [
         c
         for c in table.columns
-        if c.kind in ("date", "datetime") and not _BOOKKEEPING_DATE.search(c.name)
+        if c.kind in ("date", "datetime") and not BOOKKEEPING_DATE.search(c.name)
     ]
     return _Shape(table, labels, ids, categories, measures, dates)
 

@@ -227,3 +227,16 @@ def test_a_column_named_as_an_activity_is_found_by_its_verb(sakila_target):
         glossary=glossary,
     )
     assert result.ok and result.rows == [(223,)], (result.error, result.sql)
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize(
+    "question, column",
+    [
+        ("How many rentals were there in 2005?", "rental_date"),  # the table's own date
+        ("How many rentals were there in 2005 by return date?", "return_date"),  # as named
+    ],
+)
+def test_a_year_is_counted_by_the_date_the_question_means(sakila_target, question, column):
+    result = ask(question, sakila_target, SETTINGS, engine="offline")
+    assert result.ok and f"{column} >= '2005-01-01'" in result.sql, (result.error, result.sql)
