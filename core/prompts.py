@@ -140,7 +140,12 @@ def diff(version: Version, *, store_url: str | None = None) -> str:
         fromfile=parent.label,
         tofile=version.label,
     )
-    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+    # A last line without a line break is marked, as git does, so that a change of the
+    # final line break alone does not look like a line replaced by itself.
+    return "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of text\n"
+        for line in lines
+    )
 
 
 def promote(version_id: int, *, author: str | None = None, store_url: str | None = None) -> None:

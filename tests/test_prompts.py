@@ -99,3 +99,11 @@ def test_the_command_line_sends_the_promoted_version(store, chinook_url, model_s
         "ask", "--url", chinook_url, "q", "--engine", "openai", "--prompt-version", "99", env=env
     )
     assert bad.returncode == 2 and "no prompt version 99" in bad.stderr
+
+
+def test_a_changed_final_line_break_is_marked_in_the_diff(store):
+    first = prompts.ensure_built_in(store_url=store)
+    flipped = first.text[:-1] if first.text.endswith("\n") else first.text + "\n"
+    second = prompts.create_version(flipped, parent_id=first.id, note="eol", store_url=store)
+    diff = prompts.diff(second, store_url=store)
+    assert "\\ No newline at end of text" in diff
