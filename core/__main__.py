@@ -252,7 +252,7 @@ def cmd_guard(args: argparse.Namespace, settings: Settings) -> int:
             "sql": reason if result == "allow" else None,
         }
         emit(args, data, f"{result}: {reason}")
-        return 0
+        return 0 if result == "allow" else 1  # a refused query "ran but failed", as in ask
     results = []
     guard_cases = load_guard_cases(args.cases)
     if not any(c.get("verdict") in ("allow", "reject") for c in guard_cases):

@@ -91,10 +91,12 @@ def test_guard_agrees_with_every_case(chinook_url, shared_dir):
     assert run.returncode == 0, run.stderr
     data = json.loads(run.stdout)
     assert data["agree"] == data["cases"] == 30
-    one = json.loads(
-        cli("guard", "--url", chinook_url, "--sql", "DROP TABLE Genre", "--json").stdout
-    )
+    refused = cli("guard", "--url", chinook_url, "--sql", "DROP TABLE Genre", "--json")
+    one = json.loads(refused.stdout)
     assert one["verdict"] == "reject" and "schema" in one["reason"]
+    assert refused.returncode == 1, "a script can stop on a refused query"
+    allowed = cli("guard", "--url", chinook_url, "--sql", "SELECT 1 FROM Genre", "--json")
+    assert allowed.returncode == 0 and json.loads(allowed.stdout)["verdict"] == "allow"
 
 
 @pytest.mark.parametrize(
