@@ -76,6 +76,8 @@ def test_a_second_log_fills_the_save_form_with_its_own_values(app_url: str, shar
 
         upload.set_input_files(logs / second)
         expect(page.get_by_text(f"Read {second}", exact=False)).to_be_visible()
+        # the first file's form stays in the page until the run that replaces it ends
+        expect(main.get_by_label("Name", exact=True)).to_have_count(1)
         if not main.get_by_label("Name", exact=True).is_visible():
             page.get_by_text("Save this run with its hyperparameters").click()
         expect(main.get_by_label("Name", exact=True)).to_have_value(Path(second).stem)
