@@ -143,8 +143,7 @@ def diff(version: Version, *, store_url: str | None = None) -> str:
     # A last line without a line break is marked, as git does, so that a change of the
     # final line break alone does not look like a line replaced by itself.
     return "".join(
-        line if line.endswith("\n") else line + "\n\\ No newline at end of text\n"
-        for line in lines
+        line if line.endswith("\n") else line + "\n\\ No newline at end of text\n" for line in lines
     )
 
 
