@@ -40,7 +40,8 @@ def test_a_real_log_shows_its_chart_and_diagnosis(app_url: str, shared_dir: Path
             shared_dir / "data/training-logs" / LOG
         )
 
-        expect(page.get_by_text("675 points", exact=False)).to_be_visible()
+        read = page.get_by_test_id("stAlertContentSuccess")  # not the charts' captions
+        expect(read.get_by_text("675 points", exact=False)).to_be_visible()
         chart = page.locator("[data-testid=stPlotlyChart]").first
         expect(chart).to_be_visible()
         expect(chart.locator(".scatterlayer .trace").first).to_be_attached()
