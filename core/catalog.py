@@ -17,6 +17,7 @@ from core.connections import (
     DEMO_NAME,
     ConnectionSpec,
     parse_url,
+    password_env_var,
     secrets_connections,
     with_password,
     without_password,
@@ -107,16 +108,21 @@ def check_new_connection(name: str, url: str, settings: Settings, *, replace: bo
         raise BadInput(f"'{DEMO_NAME}' is the embedded demo's name; pick another.")
     parsed = parse_url(url)
     refuse_unsafe_target(parsed, settings)
-    if name in {spec.name for spec in secrets_connections(settings)}:
-        raise BadInput(
-            f"'{name}' is a connection from the secrets file already.",
-            hint="Pick another name.",
-        )
-    if not replace and name in {spec.name for spec in stored_connections(settings)}:
-        raise BadInput(
-            f"A connection named '{name}' exists already.",
-            hint="Pick another name, or remove the existing one first.",
-        )
+    # Names are one if they differ only in case or punctuation: the store's collation may
+    # match them as one row, and they read the same password variable.
+    key = password_env_var(name)
+    for spec in secrets_connections(settings):
+        if password_env_var(spec.name) == key:
+            raise BadInput(
+                f"'{name}' is taken by the connection '{spec.name}' from the secrets file.",
+                hint="Pick another name.",
+            )
+    for spec in stored_connections(settings):
+        if password_env_var(spec.name) == key and not (replace and spec.name == name):
+            raise BadInput(
+                f"A connection named '{spec.name}' exists already.",
+                hint="Pick another name, or remove the existing one first.",
+            )
     return parsed
 
 
@@ -133,6 +139,17 @@ def save_connection(
         existing = session.scalars(
             sa.select(SavedConnection).where(SavedConnection.name == name)
         ).first()
+        if existing is not None and (existing.name != name or not replace):
+            raise BadInput(f"A connection named '{existing.name}' exists already.")
+        if (
+            existing is not None
+            and settings.team_mode
+            and existing.created_by not in (None, author)
+        ):
+            raise BadInput(
+                f"{existing.created_by} added the connection '{existing.name}'; only they can "
+                "change it."
+            )
         if existing is None:
             existing = SavedConnection(
                 name=name, dialect=parsed.get_backend_name(), url="", created_by=author

@@ -102,3 +102,32 @@ def test_in_team_mode_only_whoever_added_a_connection_removes_it(store):
     catalog.save_connection("mine", "sqlite:///mine.db", local)
     (spec,) = catalog.stored_connections(local)
     assert spec.owner is None and catalog.may_remove(spec, team, "bob"), "owned by no one"
+
+
+@pytest.mark.parametrize("store_kind", ["sqlite", "mariadb"])
+def test_a_name_differing_only_in_case_is_refused_not_merged(store_kind, store, scratch_mysql):
+    """On MariaDB the store's collation matches 'BobSakila' to 'bobsakila': a second user
+    must not repoint the first one's connection (and inherit its password variable)."""
+    from core import catalog
+    from core.errors import BadInput
+    from db import database
+
+    url = store
+    if store_kind == "mariadb":
+        url = scratch_mysql
+        database.upgrade_to_head(url)
+    team = Settings.load(environ={}, secrets={}, store_url=url, team_mode=True)
+    catalog.save_connection("bobsakila", "mysql+pymysql://bob@db/sakila", team, author="bob")
+    for other in ("BobSakila", "BOBSAKILA"):
+        with pytest.raises(BadInput, match="exists already"):
+            catalog.save_connection(other, "mysql+pymysql://carl@evil/chinook", team, author="carl")
+    (spec,) = catalog.stored_connections(team)
+    assert (spec.name, spec.owner) == ("bobsakila", "bob") and "@db/sakila" in spec.url
+    with_secrets = Settings.load(
+        environ={},
+        secrets={"connections": {"sales": {"url": "mysql+pymysql://a@h/s"}}},
+        store_url=url,
+        team_mode=True,
+    )
+    with pytest.raises(BadInput, match="from the secrets file"):
+        catalog.save_connection("Sales", "mysql+pymysql://c@h/x", with_secrets, author="carl")
