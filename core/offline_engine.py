@@ -142,6 +142,20 @@ _GROUP_WORDS = {"each", "per", "every", "by"}
 # "fewest" is left out on purpose: an inner join never sees the rows with none, and
 # the many ties at the bottom make one answer arbitrary.
 _RANK_WORDS = {"most": "DESC"}
+# "the smallest number of tracks" is "the fewest tracks", not the smallest track.
+_RANK_PHRASES = {
+    (size, *tail): direction
+    for direction, sizes in (
+        ("ASC", ("smallest", "lowest", "least")),
+        ("DESC", ("largest", "highest", "greatest", "biggest")),
+    )
+    for size in sizes
+    for tail in (("number", "of"), ("count", "of"), ("amount", "of"))
+}
+# "least expensive" is a superlative of its own, read elsewhere.
+_LEAST_OK = frozenset({"expensive"})
+_MONTH_ABBREVIATIONS = frozenset("jan feb mar apr may jun jul aug sep sept oct nov dec".split())
+_PART_OF_YEAR = re.compile(r"^(q[1-4]|h[12])$")
 _YEAR_PREPOSITIONS = {"in", "during", "of", "for"}
 # Constructions the offline engine does not handle. Answering as if they were absent
 # would be wrong, so a question holding one is declined (the words say why).
@@ -299,8 +313,49 @@ class _Reader:
                     f"'{t.text}' asks for {kind}, which the offline engine does not handle."
                 )
 
+    @staticmethod
+    def _fewest(words: str) -> Declined:
+        return Declined(
+            f"'{words}' asks for the smallest count, and the offline engine counts only rows "
+            "that exist: a parent with none at all (an artist with no albums) would be "
+            "missed. Ask for the counts per parent and sort them, or use a model."
+        )
+
+    def _refuse_parts_of_years(self) -> None:
+        """'May 2005', 'Sept 2023', 'Q3 2005', 'H1': a part of a year, which the engine
+        cannot filter by; read as the whole year they would give a wrong count."""
+        for i, t in enumerate(self.tokens):
+            if t.quoted:
+                continue
+            after = self.tokens[i + 1].text if i + 1 < len(self.tokens) else ""
+            before = self.words[i - 1] if i > 0 else ""
+            yearish = after.isdigit() and len(after) in (2, 4)
+            if _PART_OF_YEAR.match(t.lower) or (
+                t.lower in _MONTH_ABBREVIATIONS and (yearish or before in _YEAR_PREPOSITIONS)
+            ):
+                raise Declined(
+                    f"'{t.text}' asks for part of a year, which the offline engine does not "
+                    "handle; it filters by whole years."
+                )
+
     def _read_intents(self) -> None:
         self._refuse_unhandled()
+        self._refuse_parts_of_years()
+        phrase_rank: tuple[str | None, int] = (None, -1)
+        for phrase, direction in _RANK_PHRASES.items():
+            i = self._find(phrase)
+            if i >= 0:  # before "number of" is read as a count and "smallest" as a size
+                if direction == "ASC":
+                    raise self._fewest(" ".join(self.tokens[j].text for j in range(i, i + 3)))
+                phrase_rank = (direction, i)
+                self._take(i, len(phrase))
+                break
+        for i, w in enumerate(self.words):
+            if w in ("fewest", "least") and i not in self.used and not self.tokens[i].quoted:
+                if not (
+                    w == "least" and i + 1 < len(self.words) and self.words[i + 1] in _LEAST_OK
+                ):
+                    raise self._fewest(self.tokens[i].text)
         # "top 3 genres by number of tracks": a ranking by a count, not a count.
         for phrase in (("by", "the", "number", "of"), ("by", "number", "of")):
             i = self._find(phrase)
@@ -332,9 +387,8 @@ class _Reader:
                 self.aggregate, self.aggregate_at = _AGGREGATES[w], i
                 self._take(i)
                 break
-        self.rank: str | None = None
-        self.rank_at = -1
-        for i, w in enumerate(self.words):
+        self.rank, self.rank_at = phrase_rank
+        for i, w in enumerate(self.words if self.rank is None else ()):
             if w in _RANK_WORDS and i not in self.used:
                 self.rank, self.rank_at = _RANK_WORDS[w], i
                 self._take(i)
@@ -1078,6 +1132,13 @@ class _Builder:
             self.aliases[table] = alias
         return self.aliases[table]
 
+    def _ordered(self, key: exp.Expression, desc: bool) -> exp.Ordered:
+        """An order as the dialect sorts by itself: NULLs where it puts them anyway, so
+        the SQL reads "ORDER BY n ASC" and not an emulation of another dialect's rule."""
+        nulls = sqlglot.Dialect.get_or_raise(self.dialect).NULL_ORDERING
+        first = nulls == ("nulls_are_large" if desc else "nulls_are_small")
+        return exp.Ordered(this=key, desc=desc, nulls_first=first)
+
     def col(self, table: str, column: str) -> exp.Column:
         return identifiers.column(column, self._alias(table), self.dialect)
 
@@ -1195,7 +1256,7 @@ class _Builder:
             measure = self.col(*f.measure)
             if f.measure not in f.select:
                 select.append(measure.copy())
-            order = exp.Ordered(this=measure, desc=f.direction == "DESC")
+            order = self._ordered(measure, f.direction == "DESC")
             where.append(exp.Not(this=exp.Is(this=measure.copy(), expression=exp.Null())))
         else:
             for table, column in f.select:
@@ -1215,7 +1276,7 @@ class _Builder:
         if group_by:
             query = query.group_by(*group_by)
         if f.group is not None and value is not None:
-            order = exp.Ordered(this=exp.column(alias), desc=f.direction == "DESC")
+            order = self._ordered(exp.column(alias), f.direction == "DESC")
         if order is not None:
             query = query.order_by(order)
         if f.limit:

@@ -240,3 +240,10 @@ def test_a_column_named_as_an_activity_is_found_by_its_verb(sakila_target):
 def test_a_year_is_counted_by_the_date_the_question_means(sakila_target, question, column):
     result = ask(question, sakila_target, SETTINGS, engine="offline")
     assert result.ok and f"{column} >= '2005-01-01'" in result.sql, (result.error, result.sql)
+
+
+def test_an_ascending_order_reads_as_written(shop):
+    """No emulation of another dialect's NULL order: 'ORDER BY amount ASC', plainly."""
+    result = ask("Which sale has the lowest amount?", shop, SETTINGS, engine="offline")
+    assert result.ok and result.rows[0][-1] == 5.0, result.sql
+    assert "CASE WHEN" not in result.sql and "ORDER BY amount ASC" in " ".join(result.sql.split())
