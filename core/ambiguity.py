@@ -38,7 +38,16 @@ from core.errors import QuarryError
 from core.execute import run_query
 from core.glossary import BusinessTerm, Glossary
 from core.guard import check_sql
-from core.linking import Candidate, Lexicon, Linking, Mention, Token, link, strong_value
+from core.linking import (
+    Candidate,
+    Lexicon,
+    Linking,
+    Mention,
+    Token,
+    link,
+    strong_value,
+    tokenize,
+)
 from core.naming import plural, split_identifier
 from core.offline_engine import join_path, label_columns
 from core.schema import Schema, Table
@@ -720,9 +729,15 @@ class _Check:
         return QuestionCheck(self.question, open_findings, applied)
 
     def _glossary_reading(self, finding: Finding) -> Reading | None:
-        words = finding.words
+        """The glossary's reading of a finding: a term spelled as the finding's words
+        (singular or plural), or a term around them that the question uses ("cheap" in
+        "cheap films", with the term "cheap film")."""
+        found = tuple(t.norm for t in tokenize(finding.words))
+        asked = tuple(t.norm for t in self.tokens)
         for term in self.glossary.terms:
-            if term.term.lower() != words:
+            said = tuple(t.norm for t in tokenize(term.term))
+            around = _contains(said, found) and _contains(asked, said)
+            if not said or (said != found and not around):
                 continue
             for reading in finding.readings:
                 if reading.definition == term.definition:
@@ -732,6 +747,11 @@ class _Check:
 
 
 _SETTLED = Reading("settled by the glossary", "", "")
+
+
+def _contains(words: tuple[str, ...], part: tuple[str, ...]) -> bool:
+    n = len(part)
+    return n > 0 and any(words[i : i + n] == part for i in range(len(words) - n + 1))
 
 
 def _is_number(token: Token) -> bool:

@@ -187,3 +187,12 @@ def test_latest_dates_reads_the_newest_date_of_each_date_column(chinook_target):
 )
 def test_views_and_the_other_words_settle_whose_column(sakila_target, question, clear):
     assert _check(question, sakila_target).clear is clear
+
+
+@pytest.mark.mysql
+def test_a_glossary_term_settles_its_words_in_the_plural_too(sakila_target):
+    from core.glossary import BusinessTerm, Glossary
+
+    glossary = Glossary(terms=[BusinessTerm("cheap film", "rental_rate < 1", "film")])
+    assert _check("How many cheap films are there?", sakila_target, glossary=glossary).clear
+    assert not _check("Show cheap actors.", sakila_target, glossary=glossary).clear
