@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from core import evalsets, finetune, history, readings, training_runs
+from core import evalsets, finetune, history, prompts, readings, training_runs
 from core.diagnose import Diagnosis, diagnose
 from core.errors import LogFormatError, QuarryError
 from core.generate_sql import make_client
@@ -473,6 +473,15 @@ def _data_tab() -> None:
         "rows are kept."
     )
     try:
+        promoted = prompts.promoted()
+    except Exception:
+        promoted = None
+    st.caption(
+        f"System messages follow prompt {promoted.label}, the one Ask uses."
+        if promoted is not None
+        else "System messages follow the built-in prompt (no version is promoted)."
+    )
+    try:
         stored_sets = [s for s in evalsets.sets() if s.cases]
     except Exception as exc:
         _store_failed(exc, "Reading the eval sets")
@@ -534,6 +543,14 @@ def _data_tab() -> None:
         _data_summary(data)
 
 
+def _promoted_template() -> str:
+    try:
+        return prompts.promoted_template()
+    except Exception as exc:  # the built-in prompt still makes good examples
+        _store_failed(exc, "Reading the promoted prompt")
+        return prompts.DEFAULT_TEMPLATE
+
+
 def _build(
     target, cases_file, stored, good, use_synthetic: bool, paraphrases: int, share: float, glossary
 ) -> None:
@@ -550,8 +567,9 @@ def _build(
                 synthetic=use_synthetic,
                 paraphrases=int(paraphrases),
                 client=make_client(settings) if paraphrases else None,
-                # the connection's glossary, as Ask would send it with each question
+                # the connection's glossary and the promoted prompt, as Ask sends them
                 glossary=glossary,
+                template=_promoted_template(),
                 validation_share=share,
                 progress=lambda text: status.update(label=text[:120]),
             )

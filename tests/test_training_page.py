@@ -280,6 +280,27 @@ def test_a_stored_eval_set_and_the_glossary_reach_the_training_data(env: str) ->
     assert "contract length in months, say the analysts" in system
 
 
+def test_training_data_follows_the_promoted_prompt(env: str) -> None:
+    from core import prompts
+    from db import database
+
+    database.upgrade_to_head(env)
+    first = prompts.ensure_built_in(store_url=env)
+    marked = prompts.create_version(
+        first.text.replace("Schema:", "HOUSE-STYLE-V2\nSchema:"),
+        parent_id=first.id,
+        note="house style",
+        store_url=env,
+    )
+    prompts.promote(marked.id, store_url=env)
+    at = _page("Training data")
+    assert any(f"prompt v{marked.id}" in c for c in _texts(at.caption))
+    _button(at, "Build training data").click()
+    at.run()
+    data = at.session_state["training_data"]
+    assert all("HOUSE-STYLE-V2" in e.messages[0]["content"] for e in data.examples)
+
+
 def test_a_bad_eval_set_upload_is_explained(env: str, tmp_path: Path) -> None:
     at = _page("Training data")
     at.file_uploader(key="training_cases").set_value(
