@@ -309,6 +309,15 @@ def _resolve_tables(tree: exp.Expression, schema: Schema, sql: str) -> dict[int,
 def _scope_outputs(scope: Scope) -> set[str] | None:
     """Column names a derived table or CTE offers; None when it selects '*'."""
     expression = scope.expression
+    # "WITH t(a) AS (…)", "(…) AS t(a)": the names given in the alias are what it offers.
+    holder = expression.parent
+    while isinstance(holder, exp.SetOperation):  # a branch of "… UNION ALL …"
+        holder = holder.parent
+    alias = holder.args.get("alias") if holder is not None else None
+    if isinstance(holder, exp.CTE | exp.Subquery) and isinstance(alias, exp.TableAlias):
+        named = [c.name.lower() for c in alias.columns]
+        if named:
+            return set(named)
     if isinstance(expression, exp.SetOperation):
         expression = expression.left
         while isinstance(expression, exp.SetOperation):

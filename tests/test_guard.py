@@ -195,3 +195,26 @@ def test_allowed_chinook_cases_run_on_the_server(case, chinook_target):
     )
     assert result.columns
     assert result.row_count <= 50
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize(
+    "sql, runs",
+    [
+        ("WITH t(a) AS (SELECT 1) SELECT a FROM t", True),
+        (
+            "WITH RECURSIVE r(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM r WHERE n < 5) "
+            "SELECT n FROM r",
+            True,
+        ),
+        ("WITH t(a) AS (SELECT 1) SELECT b FROM t", False),
+    ],
+)
+def test_the_column_names_a_cte_or_derived_table_declares(chinook_target, sql, runs):
+    from core.ask import run_sql
+    from core.settings import Settings
+
+    result = run_sql(sql, chinook_target, Settings.load())
+    assert result.ok is runs, result.error
+    if not runs:
+        assert "Unknown column: b" in result.error
