@@ -290,7 +290,38 @@ def unknown_names(glossary: Glossary, schema: Schema) -> list[str]:
     for term in glossary.terms:
         if term.table and schema.table(term.table) is None:
             problems.append(f"The term '{term.term}': no table {term.table}.")
+            continue
+        for table, column in _missing_columns(term, schema):
+            problems.append(
+                f"The term '{term.term}': "
+                + (
+                    f"{table} has no column {column}."
+                    if table
+                    else f"no table has a column {column}."
+                )
+            )
     return problems
+
+
+def _missing_columns(term: BusinessTerm, schema: Schema) -> list[tuple[str, str]]:
+    """Columns a definition written as a SQL condition names that are nowhere to be found
+    (prose and column readings such as "Customer.City" name none)."""
+    from sqlglot import exp, parse_one
+    from sqlglot.errors import SqlglotError
+
+    try:
+        condition = parse_one(term.definition, read="mysql")
+    except (SqlglotError, RecursionError, ValueError):
+        return []
+    if not isinstance(condition, exp.Predicate | exp.Connector | exp.Not):
+        return []
+    tables = [schema.table(term.table)] if term.table else list(schema.main_tables)
+    missing = []
+    for column in condition.find_all(exp.Column):
+        owners = [schema.table(column.table)] if column.table else tables
+        if not any(t is not None and t.column(column.name) for t in owners):
+            missing.append((column.table or term.table, column.name))
+    return list(dict.fromkeys(missing))
 
 
 def diff(old: Glossary, new: Glossary) -> list[str]:

@@ -293,6 +293,7 @@ else:
             for f, row in zip(curation.findings, edited.to_dict("records"), strict=True)
             if row["accept"]
         ]
+        added = 0
         for f, row in accepted:
             if f.synonyms:
                 draft.synonyms += [
@@ -301,8 +302,23 @@ else:
             elif f.column and f.kind != "inconsistent values":
                 source = f.suggestions[0].source if f.suggestions else "curation"
                 draft.meanings.append(ColumnMeaning(f.table, f.column, row["suggestion"], source))
+            elif f.column:
+                # a sentinel or a number kept as text: what the model must know of the values
+                known = draft.meaning(f.table, f.column)
+                draft.meanings = [
+                    m for m in draft.meanings if (m.table, m.column) != (f.table, f.column)
+                ]
+                text = f"{known}; {f.detail}" if known and f.detail not in known else f.detail
+                draft.meanings.append(ColumnMeaning(f.table, f.column, text, "curation"))
+            else:
+                continue
+            added += 1
         _set_draft(draft, st.session_state.get(DRAFT, {}).get("version"))
-        st.toast(f"Added {len(accepted)} suggestion(s); review and save the glossary.")
+        st.toast(
+            f"Added {added} of {len(accepted)} accepted finding(s); review and save the glossary."
+            if added
+            else "Nothing of these findings goes in the glossary."
+        )
 
 # -- the glossary ------------------------------------------------------------------
 
@@ -324,7 +340,7 @@ if unknown:
     st.warning(
         f"{len(unknown)} entr{'y names' if len(unknown) == 1 else 'ies name'} what "
         f"{connection} does not have; questions will not use "
-        f"{'it' if len(unknown) == 1 else 'them'}. Fix or delete before saving:\n\n"
+        f"{'it' if len(unknown) == 1 else 'them'} until fixed or deleted:\n\n"
         + "\n".join(f"- {p}" for p in unknown[:10])
         + (f"\n- … and {len(unknown) - 10} more" if len(unknown) > 10 else "")
     )

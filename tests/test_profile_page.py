@@ -40,6 +40,11 @@ def test_the_page_profiles_the_demo_and_saves_accepted_suggestions(store):
     wanted = frame.index[
         ((frame["table"] == "invoices") & (frame["column"] == "bill_prd"))
         | ((frame["table"] == "customers") & (frame["column"] == "st"))
+        | (
+            (frame["table"] == "tickets")
+            & (frame["column"] == "mttr_hrs")
+            & (frame["kind"] == "inconsistent values")
+        )
     ]
     at.session_state["profile_findings"] = {
         "edited_rows": {int(i): {"accept": True} for i in wanted},
@@ -51,6 +56,8 @@ def test_the_page_profiles_the_demo_and_saves_accepted_suggestions(store):
     assert not at.exception, at.exception
     meanings = at.data_editor(key="profile_meanings").value
     assert "bill_prd" in set(meanings["column"])
+    sentinel = meanings[meanings["column"] == "mttr_hrs"]["meaning"].iloc[0]
+    assert "-1" in sentinel, "a sentinel becomes part of what the column's values mean"
 
     at.text_input(key="profile_author").set_value("ana")
     next(b for b in at.button if b.label == "Save the glossary").click().run()
@@ -96,12 +103,16 @@ def test_an_imported_glossary_is_checked_against_the_schema(store):
         b"  - {table: plans, column: term_mo, meaning: contract term in months}\n"
         b"  - {table: plans, column: no_such_col, meaning: typo}\n"
         b"  - {table: Invoice, column: Total, meaning: from another database}\n"
+        b"terms:\n"
+        b"  - {term: long plan, definition: 'term_mos > 12', table: plans}\n"
+        b"  - {term: short plan, definition: 'term_mo < 12', table: plans}\n"
     )
     at = _import(_profile_page(), "glossary.yaml", text)
     assert len(at.data_editor(key="profile_meanings").value) == 3
     (warning,) = [w.value for w in at.warning if "does not have" in w.value]
     assert "plans has no column no_such_col" in warning and "no table Invoice" in warning
-    assert "term_mo" not in warning
+    assert "'long plan': plans has no column term_mos" in warning
+    assert "short plan" not in warning and "column term_mo." not in warning
 
 
 @pytest.mark.browser
