@@ -554,6 +554,14 @@ def check_sql(
     tree = statements[0]
     _refuse_statement(tree, text)
     _refuse_inside(tree, text)
+    for select in tree.find_all(exp.Select):
+        if not select.expressions:
+            raise _refuse(
+                "parse",
+                "A SELECT names nothing to select.",
+                text,
+                hint="List the columns after SELECT, or use SELECT *.",
+            )
 
     resolved: dict[int, Table] = {}
     respell: dict[str, str] = {}

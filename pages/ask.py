@@ -7,7 +7,7 @@ import streamlit as st
 
 from core import history, prompts, readings
 from core.ambiguity import QuestionCheck, check_target, rewrite
-from core.ask import AskResult, ask, reads_same_tables, run_sql
+from core.ask import MAX_QUESTION, AskResult, ask, reads_same_tables, run_sql
 from core.charts import build_figure, choose_chart
 from core.errors import QuarryError
 from core.values import csv_bytes, display_frame, metric_text
@@ -53,7 +53,8 @@ def _ask(question: str) -> None:
         st.warning("Type a question first.")
         return
     st.session_state.pop(CLARIFY, None)
-    check = _check(question)
+    # an over-long text goes straight to ask(), which says why it is refused
+    check = _check(question) if len(question) <= MAX_QUESTION else None
     if check is not None and not check.clear:
         st.session_state[CLARIFY] = check  # asked back before any SQL is written
         st.session_state.pop(RESULT, None)

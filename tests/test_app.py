@@ -91,6 +91,13 @@ def test_a_declined_question_says_why(app_env):
     assert at.error and "names no table" in at.error[0].value
 
 
+def test_an_over_long_question_is_refused_before_any_check(app_env):
+    at = start("pages/ask.py")
+    ask(at, "x" * 5000)
+    assert not any("Before any SQL runs" in m.value for m in at.markdown)
+    assert at.error and "5,000 characters" in at.error[0].value.replace("\\", "")
+
+
 def test_a_finding_with_nothing_to_choose_offers_no_empty_choice(app_env):
     at = start("pages/ask.py")
     ask(at, "Show the big sites.")

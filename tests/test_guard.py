@@ -48,6 +48,8 @@ def refused(sql: str, dialect: str = "mysql") -> UnsafeSQL:
     "sql, rule",
     [
         ("SELECT /*! SLEEP(5) */ 1", "executable comment"),
+        ("SELECT", "parse"),  # nothing selected: not sent to the server with a LIMIT added
+        ("SELECT Name FROM Track WHERE GenreId IN (SELECT FROM Genre)", "parse"),
         ("SELECT /*!50000 Name */ FROM Customer", "executable comment"),
         ("SELECT 1 /*M!100000 , SLEEP(1) */", "executable comment"),
         ("SELECT Name INTO @x FROM Customer", "into"),
