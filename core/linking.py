@@ -261,6 +261,12 @@ def _add_meaning(
                 )
 
 
+def _add_run_together(lexicon: Lexicon, phrase: tuple[str, ...], element: Element) -> None:
+    """ "unitprice" and "mediatype", as people type UnitPrice and MediaType."""
+    if len(phrase) > 1 and phrase[-1] != "id":
+        lexicon.add(("".join(phrase),), element, 0.95, "run together")
+
+
 def build_lexicon(
     schema: Schema, glossary: Glossary | None = None, values: ValueIndex | None = None
 ) -> Lexicon:
@@ -270,6 +276,7 @@ def build_lexicon(
         t_words = split_identifier(table.name)
         t_el = Element("table", table.name)
         lexicon.add(_phrase(t_words), t_el, 1.0, "name")
+        _add_run_together(lexicon, _phrase(t_words), t_el)
         lexicon.add(_expanded(t_words), t_el, 1.0, "expanded")
         table_phrase = _phrase(t_words)
         for column in table.columns:
@@ -277,6 +284,7 @@ def build_lexicon(
             c_el = Element("column", table.name, column.name)
             own = _phrase(c_words)
             lexicon.add(own, c_el, 1.0, "name")
+            _add_run_together(lexicon, own, c_el)
             lexicon.add(_expanded(c_words), c_el, 1.0, "expanded")
             if own[: len(table_phrase)] != table_phrase:
                 lexicon.add(table_phrase + own, c_el, 1.2, "table+column")

@@ -247,3 +247,16 @@ def test_an_ascending_order_reads_as_written(shop):
     result = ask("Which sale has the lowest amount?", shop, SETTINGS, engine="offline")
     assert result.ok and result.rows[0][-1] == 5.0, result.sql
     assert "CASE WHEN" not in result.sql and "ORDER BY amount ASC" in " ".join(result.sql.split())
+
+
+@pytest.mark.mysql
+@pytest.mark.parametrize(
+    "question, reading",
+    [
+        ("What is the average unitprice of tracks?", "AVG of Track.UnitPrice"),
+        ("How many tracks per mediatype?", "per MediaType"),
+    ],
+)
+def test_names_typed_as_one_word_are_found(chinook_target, question, reading):
+    result = ask(question, chinook_target, SETTINGS, engine="offline")
+    assert result.ok and reading in result.reading, (result.error, result.sql)
