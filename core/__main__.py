@@ -91,6 +91,11 @@ def _ask_arguments(parser: argparse.ArgumentParser) -> None:
         help="offline (default without an API key) or openai",
     )
     parser.add_argument("--no-history", action="store_true", help="do not save the run")
+    parser.add_argument(
+        "--as-written",
+        action="store_true",
+        help="skip the question check that asks back when the question is ambiguous",
+    )
     _prompt_argument(parser)
 
 
@@ -137,9 +142,16 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
     target = _open(args, settings)
     glossary = _glossary(args, settings)
+    question = args.question
+    if not args.as_written:
+        check = _question_check(question, target, glossary)
+        if check is not None and not check.clear:
+            return _asked_back(args, check)
+        if check is not None:
+            question = check.question_to_ask  # the glossary's saved readings applied
     engine = _default_engine(args, settings)
     prompt = {"template": _template(args)} if engine == "openai" else {}
-    result = ask(args.question, target, settings, engine=engine, glossary=glossary, **prompt)
+    result = ask(question, target, settings, engine=engine, glossary=glossary, **prompt)
     if not args.no_history:
         # under the connection's name when the URL is a known one, as the app keeps it
         _record(result, _connection_key(args, settings))
@@ -154,6 +166,42 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     if not result.ok:
         print(f"FAILED: {result.error}", file=sys.stderr)
     return 0 if result.ok else 1
+
+
+def _question_check(question: str, target, glossary):
+    """The check the Ask page runs before any SQL; None when it cannot run."""
+    from core.ambiguity import check_target
+
+    try:
+        return check_target(question, target, glossary=glossary)
+    except QuarryError as exc:
+        logger.warning("The question check did not run: %s", exc.message)
+        return None
+
+
+def _asked_back(args: argparse.Namespace, check) -> int:
+    """An ambiguous question: its readings, as the Ask page offers them; nothing runs."""
+    findings = check.to_json()["findings"]
+    data = {
+        "question": check.question,
+        "sql": None,
+        "engine": None,
+        "status": "ambiguous",
+        "columns": [],
+        "rows": [],
+        "row_count": 0,
+        "truncated": False,
+        "error": " ".join(f["message"] for f in findings),
+        "hint": "Reword the question with one of the readings, or pass --as-written.",
+        "findings": findings,
+    }
+    lines = ["AMBIGUOUS: nothing was run."]
+    for finding in check.findings:
+        lines.append(finding.message)
+        lines += [f"  - {r.label}" for r in finding.readings]
+    lines.append(data["hint"])
+    emit(args, data, "\n".join(lines))
+    return 1
 
 
 def _connection_key(args: argparse.Namespace, settings: Settings) -> str:

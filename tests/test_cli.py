@@ -49,6 +49,18 @@ def test_ask_prints_the_documented_json(chinook_url, tmp_path):
 
 
 @pytest.mark.mysql
+def test_an_ambiguous_question_is_asked_back_unless_asked_as_written(chinook_url, tmp_path):
+    env = {"QUARRY_STORE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
+    question = "What is the total for Canada?"  # a08: customers', employees' or invoices'?
+    back = cli("ask", "--url", chinook_url, question, "--json", env=env)
+    data = json.loads(back.stdout)
+    assert back.returncode == 1 and data["status"] == "ambiguous" and data["sql"] is None
+    assert "Invoice.BillingCountry" in data["error"] and data["findings"][0]["kind"] == "value"
+    written = cli("ask", "--url", chinook_url, question, "--as-written", "--json", env=env)
+    assert written.returncode == 0 and json.loads(written.stdout)["row_count"] == 1
+
+
+@pytest.mark.mysql
 def test_a_run_is_kept_under_the_connection_name_the_app_uses(chinook_url, tmp_path):
     from core import history
 
