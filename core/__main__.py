@@ -142,6 +142,8 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
     target = _open(args, settings)
     glossary = _glossary(args, settings)
+    engine = _default_engine(args, settings)
+    prompt = {"template": _template(args)} if engine == "openai" else {}  # bad input first
     question = args.question
     if not args.as_written:
         check = _question_check(question, target, glossary)
@@ -149,8 +151,6 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
             return _asked_back(args, check)
         if check is not None:
             question = check.question_to_ask  # the glossary's saved readings applied
-    engine = _default_engine(args, settings)
-    prompt = {"template": _template(args)} if engine == "openai" else {}
     result = ask(question, target, settings, engine=engine, glossary=glossary, **prompt)
     if not args.no_history:
         # under the connection's name when the URL is a known one, as the app keeps it
