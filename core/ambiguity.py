@@ -246,11 +246,11 @@ class _Check:
         table offers the column, the views that copy it are no separate reading. And
         a table another word of the question already reads ("rental rate" is film's)
         settles it."""
-        kinds = {
-            c.element.table: getattr(self.schema.table(c.element.table), "kind", "")
-            for c in contenders
-        }
-        tables = [c for c in contenders if kinds[c.element.table] != "view"]
+
+        def is_view(name: str) -> bool:
+            return getattr(self.schema.table(name), "kind", "") == "view"
+
+        tables = [c for c in contenders if not is_view(c.element.table)]
         contenders = tables or contenders
         read = set()
         for other in self.linking.mentions:
@@ -259,9 +259,7 @@ class _Check:
             owners = {
                 c.element.table
                 for c in other.columns()
-                if c.score >= ABOUT_EQUAL * other.best_score
-                and kinds.get(c.element.table, "") != "view"
-                and getattr(self.schema.table(c.element.table), "kind", "") != "view"
+                if c.score >= ABOUT_EQUAL * other.best_score and not is_view(c.element.table)
             }
             if len(owners) == 1:  # a column only one table has
                 read |= owners

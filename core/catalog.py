@@ -141,11 +141,7 @@ def save_connection(
         ).first()
         if existing is not None and (existing.name != name or not replace):
             raise BadInput(f"A connection named '{existing.name}' exists already.")
-        if (
-            existing is not None
-            and settings.team_mode
-            and existing.created_by not in (None, author)
-        ):
+        if existing is not None and not _owner_allows(existing.created_by, settings, author):
             raise BadInput(
                 f"{existing.created_by} added the connection '{existing.name}'; only they can "
                 "change it."
@@ -164,12 +160,15 @@ def save_connection(
     )
 
 
+def _owner_allows(owner: str | None, settings: Settings, user: str | None) -> bool:
+    """In team mode a saved connection is changed or removed only by whoever added it
+    (one saved before owners were kept is anyone's)."""
+    return not settings.team_mode or owner is None or owner == user
+
+
 def may_remove(spec: ConnectionSpec, settings: Settings, user: str | None) -> bool:
-    """Only saved connections are removed here; in team mode only by whoever added them
-    (a connection saved before owners were kept is anyone's)."""
-    if spec.source != "store":
-        return False
-    return not settings.team_mode or spec.owner is None or spec.owner == user
+    """Only saved connections are removed here, by whom `_owner_allows`."""
+    return spec.source == "store" and _owner_allows(spec.owner, settings, user)
 
 
 def delete_connection(name: str, settings: Settings, *, user: str | None = None) -> None:
@@ -180,8 +179,7 @@ def delete_connection(name: str, settings: Settings, *, user: str | None = None)
         ).first()
         if row is None:
             return
-        spec = ConnectionSpec(name, "", "store", row.created_by)
-        if not may_remove(spec, settings, user):
+        if not _owner_allows(row.created_by, settings, user):
             raise BadInput(
                 f"{row.created_by} added the connection '{name}'; only they can remove it.",
                 hint="Ask them, or an administrator, to remove it.",

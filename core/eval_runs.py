@@ -382,11 +382,25 @@ def batches(set_id: int | None = None, *, store_url: str | None = None) -> list[
     return sorted(found, key=lambda b: -b.run_ids[0])
 
 
-def newest_runs(
+@dataclasses.dataclass(frozen=True)
+class Score:
+    """How one saved run did, counted in the store without loading its results."""
+
+    run_id: int
+    correct: int
+    cases: int
+
+    @property
+    def accuracy(self) -> float:
+        """As ``SavedRun.accuracy``: correct over the cases run."""
+        return round(self.correct / self.cases, 4) if self.cases else 0.0
+
+
+def newest_scores(
     version_ids: list[int], *, store_url: str | None = None
-) -> dict[tuple[int, int], SavedRun]:
-    """The newest finished run of each prompt version on each eval set, keyed by
-    (version id, set id): what is known of a version before it is promoted."""
+) -> dict[tuple[int, int], Score]:
+    """The score of the newest finished run of each prompt version on each eval set,
+    keyed by (version id, set id): what is known of a version before it is promoted."""
     if not version_ids:
         return {}
     with session_scope(store_url) as session:
@@ -395,8 +409,19 @@ def newest_runs(
             .where(EvalRun.prompt_version_id.in_(version_ids), EvalRun.status == "done")
             .order_by(EvalRun.id)
         ).all()
-    newest = {(version, set_id): run_id for run_id, version, set_id in rows}
-    return {key: load_run(run_id, store_url=store_url) for key, run_id in newest.items()}
+        newest = {(version, set_id): run_id for run_id, version, set_id in rows}
+        if not newest:
+            return {}
+        correct = sa.func.sum(sa.case((EvalResult.status == "correct", 1), else_=0))
+        counts = {
+            run_id: (int(right or 0), int(cases))
+            for run_id, right, cases in session.execute(
+                sa.select(EvalResult.run_id, correct, sa.func.count())
+                .where(EvalResult.run_id.in_(list(newest.values())))
+                .group_by(EvalResult.run_id)
+            )
+        }
+    return {key: Score(run_id, *counts.get(run_id, (0, 0))) for key, run_id in newest.items()}
 
 
 def promotion_notes(
@@ -404,18 +429,18 @@ def promotion_notes(
 ) -> list[str]:
     """What to know before `candidate` replaces `promoted` in Ask: no eval run yet, or
     a lower accuracy than the promoted version's on the same eval set."""
-    runs = newest_runs([v for v in (candidate, promoted) if v is not None], store_url=store_url)
-    mine = {set_id: run for (version, set_id), run in runs.items() if version == candidate}
+    scores = newest_scores([v for v in (candidate, promoted) if v is not None], store_url=store_url)
+    mine = {set_id: score for (version, set_id), score in scores.items() if version == candidate}
     if not mine:
         return ["This version has not been run over an eval set yet."]
     notes = []
     for set_id, run in sorted(mine.items()):
-        theirs = runs.get((promoted, set_id)) if promoted is not None else None
+        theirs = scores.get((promoted, set_id)) if promoted is not None else None
         if theirs is not None and run.accuracy < theirs.accuracy:
             notes.append(
-                f"On the eval set of run {run.id} it answered {run.correct} of "
-                f"{len(run.results)} ({run.accuracy:.0%}); the version Ask uses answered "
-                f"{theirs.correct} of {len(theirs.results)} ({theirs.accuracy:.0%})."
+                f"On the eval set of run {run.run_id} it answered {run.correct} of "
+                f"{run.cases} ({run.accuracy:.0%}); the version Ask uses answered "
+                f"{theirs.correct} of {theirs.cases} ({theirs.accuracy:.0%})."
             )
     return notes
 

@@ -21,9 +21,11 @@ from typing import Any
 
 import sqlalchemy as sa
 import yaml
+from sqlglot import exp
 
 from core.errors import BadInput
 from core.glossary import BusinessTerm, ColumnMeaning, Glossary, ValueSynonym
+from core.offline_engine import definition_condition
 from core.schema import Schema
 from core.settings import Settings
 from db.database import session_scope
@@ -306,14 +308,8 @@ def unknown_names(glossary: Glossary, schema: Schema) -> list[str]:
 def _missing_columns(term: BusinessTerm, schema: Schema) -> list[tuple[str, str]]:
     """Columns a definition written as a SQL condition names that are nowhere to be found
     (prose and column readings such as "Customer.City" name none)."""
-    from sqlglot import exp, parse_one
-    from sqlglot.errors import SqlglotError
-
-    try:
-        condition = parse_one(term.definition, read="mysql")
-    except (SqlglotError, RecursionError, ValueError):
-        return []
-    if not isinstance(condition, exp.Predicate | exp.Connector | exp.Not):
+    condition = definition_condition(term.definition)
+    if condition is None:
         return []
     tables = [schema.table(term.table)] if term.table else list(schema.main_tables)
     missing = []

@@ -155,6 +155,7 @@ class Lexicon:
         self.values: dict[tuple[str, ...], list[ValueHit]] = {}
         self.max_len = 1
         self.words: set[str] = set()
+        self._one_word: list[str] | None = None
 
     def add(self, phrase: tuple[str, ...], element: Element, score: float, source: str) -> None:
         if not phrase or phrase == ("id",):
@@ -164,6 +165,14 @@ class Lexicon:
             self.entries[phrase][element] = Candidate(element, score, source)
         self.max_len = max(self.max_len, len(phrase))
         self.words.update(phrase)
+        self._one_word = None
+
+    @property
+    def one_word_names(self) -> list[str]:
+        """The phrases of a single word, kept once built: typos are matched against them."""
+        if self._one_word is None:
+            self._one_word = [phrase[0] for phrase in self.entries if len(phrase) == 1]
+        return self._one_word
 
     def lookup(self, phrase: tuple[str, ...]) -> list[Candidate]:
         return sorted(self.entries.get(phrase, {}).values(), key=lambda c: -c.score)
@@ -365,7 +374,7 @@ def _misspelled_mentions(
     """A word no phrase or value covers, one slip from a one-word schema name
     ("custmers", "contry"), read as that name at a lower score."""
     covered = {i for m in mentions for i in range(m.start, m.end)} | blocked
-    names = [phrase[0] for phrase in lexicon.entries if len(phrase) == 1]
+    names = lexicon.one_word_names
     found = []
     for i, token in enumerate(tokens):
         word = token.norm

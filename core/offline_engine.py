@@ -286,10 +286,15 @@ class _Reader:
 
     # -- intents ------------------------------------------------------------------
 
-    def _find(self, words: tuple[str, ...], start: int = 0) -> int:
-        for i in range(start, len(self.words) - len(words) + 1):
-            if tuple(self.words[i : i + len(words)]) == words and not (
-                set(range(i, i + len(words))) & self.used
+    def _find(self, words: tuple[str, ...], start: int = 0, *, norms: bool = False) -> int:
+        """Where `words` first stand in the question, none of them taken (-1: nowhere);
+        with `norms`, compared in their singular lower-case forms."""
+        seq = self.norms if norms else self.words
+        for i in range(start, len(seq) - len(words) + 1):
+            if (
+                words
+                and tuple(seq[i : i + len(words)]) == words
+                and not (set(range(i, i + len(words))) & self.used)
             ):
                 return i
         return -1
@@ -436,7 +441,7 @@ class _Reader:
         table_words = {singular(w) for t in self.schema.tables for w in _words(t.name)[-1:]}
         for term in sorted(self.glossary.terms, key=lambda t: -len(t.term)):
             norms = tuple(t.norm for t in tokenize(term.term))
-            start = self._find_norms(norms)
+            start = self._find(norms, norms=True)
             if start < 0:
                 continue
             applied = term_condition(term, self.schema, self.dialect)
@@ -448,15 +453,6 @@ class _Reader:
                     self.used.add(i)
             found.append(_Filter(table.name, "", [], condition=condition, term=term.term))
         return found
-
-    def _find_norms(self, norms: tuple[str, ...]) -> int:
-        if not norms:
-            return -1
-        for i in range(len(self.norms) - len(norms) + 1):
-            span = set(range(i, i + len(norms)))
-            if tuple(self.norms[i : i + len(norms)]) == norms and not span & self.used:
-                return i
-        return -1
 
     # -- helpers ------------------------------------------------------------------
 
@@ -1289,17 +1285,26 @@ class _Builder:
 _CONDITIONS = (exp.Predicate, exp.Connector, exp.Not, exp.Paren)
 
 
+def definition_condition(definition: str, dialect: str = "mysql") -> exp.Expression | None:
+    """A glossary definition read as a SQL condition without subqueries ("length > 150"),
+    or None when it is something else (prose, "Customer.City", a query)."""
+    try:
+        condition = sqlglot.parse_one(definition, read=dialect)
+    except (SqlglotError, RecursionError, ValueError):
+        return None
+    if not isinstance(condition, _CONDITIONS) or condition.find(exp.Query) is not None:
+        return None
+    return condition
+
+
 def term_condition(
     term: BusinessTerm, schema: Schema, dialect: str = "mysql"
 ) -> tuple[Table, exp.Expression] | None:
     """The table and condition a business term's definition states, or None when the
     definition is not a condition on the columns of one table (prose, a column
     reading such as "Customer.City", a subquery)."""
-    try:
-        condition = sqlglot.parse_one(term.definition, read=dialect)
-    except (SqlglotError, RecursionError, ValueError):
-        return None
-    if not isinstance(condition, _CONDITIONS) or condition.find(exp.Query) is not None:
+    condition = definition_condition(term.definition, dialect)
+    if condition is None:
         return None
     columns = list(condition.find_all(exp.Column))
     if not columns:
